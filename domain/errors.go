@@ -1,0 +1,84 @@
+package domain
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a CNI error code: 1-99 from the CNI spec, 100 and up our own.
+type Code uint
+
+// Spec codes.
+const (
+	CodeIncompatibleVersion Code = 1
+	CodeUnsupportedField    Code = 2
+	CodeUnknownContainer    Code = 3
+	CodeInvalidEnv          Code = 4
+	CodeIOFailure           Code = 5
+	CodeDecode              Code = 6
+	CodeInvalidConfig       Code = 7
+	CodeTryAgainLater       Code = 11
+	CodeNotAvailable        Code = 50
+)
+
+// Bond plugin codes (documented in README).
+const (
+	CodeLinkNotFound   Code = 100 // a configured link does not exist where expected
+	CodeLinkBusy       Code = 101 // a link is enslaved, a master, or claimed by another attachment
+	CodeKernelRefused  Code = 102 // the kernel refused a bond option or an enslave
+	CodeIfnameExists   Code = 103 // CNI_IFNAME already exists in the pod
+	CodeUnsafeHostLink Code = 104 // a host link looks like it carries the node's traffic
+	CodeLinkUnusable   Code = 105 // a link lacks what the mode needs (speed/duplex, MTU range)
+	CodeIPAMFailed     Code = 106 // the IPAM plugin failed
+	CodeCheckFailed    Code = 107 // CHECK found drift
+	CodeStateCorrupt   Code = 108 // the attachment record cannot be read
+)
+
+// Error is an error with a CNI code. Msg names the key, the value and what is
+// allowed; Details carries the underlying cause.
+type Error struct {
+	Code    Code
+	Msg     string
+	Details string
+	Err     error
+}
+
+func (e *Error) Error() string {
+	if e.Details != "" {
+		return e.Msg + ": " + e.Details
+	}
+	return e.Msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf builds a coded error; a %w verb keeps the cause in the chain.
+func Errorf(code Code, format string, args ...any) *Error {
+	err := fmt.Errorf(format, args...)
+	e := &Error{Code: code, Msg: err.Error()}
+	if u := errors.Unwrap(err); u != nil {
+		e.Err = u
+		e.Msg = err.Error()
+	}
+	return e
+}
+
+// CodeOf returns the CNI code carried by err, or def if none.
+func CodeOf(err error, def Code) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return def
+}
+
+// Sentinel errors the driven adapters map kernel and filesystem errors to.
+var (
+	ErrNotFound      = errors.New("not found")      // link, bond, netns or record absent
+	ErrExists        = errors.New("already exists") // name taken
+	ErrBusy          = errors.New("busy")           // enslaved elsewhere, or a lock is held
+	ErrNetnsGone     = errors.New("network namespace is gone")
+	ErrNotNetns      = errors.New("not a network namespace")
+	ErrUnsupported   = errors.New("not supported") // e.g. no bonding driver
+	ErrKernelRefused = errors.New("kernel refused")
+)

@@ -1,0 +1,170 @@
+package domain
+
+import "fmt"
+
+// StepKind names one change ADD makes on the node.
+type StepKind string
+
+const (
+	// StepRecord writes the attachment record (phase adding) before anything
+	// on the node changes. Undo: StepForget.
+	StepRecord StepKind = "record"
+	// StepMoveToPod moves a host link into the pod netns. Undo: StepReturnToHost.
+	StepMoveToPod StepKind = "move-to-pod"
+	// StepCreateBond creates the bond, down, with every option. Undo: StepDeleteBond.
+	StepCreateBond StepKind = "create-bond"
+	// StepEnslave sets a link down and enslaves it. Undo: StepRelease.
+	StepEnslave StepKind = "enslave"
+	// StepBondUp sets the bond up. Undo: StepBondDown.
+	StepBondUp StepKind = "bond-up"
+	// StepIPAMAdd delegates ADD to IPAM. Undo: StepIPAMDel.
+	StepIPAMAdd StepKind = "ipam-add"
+	// StepConfigureIP puts the IPAM addresses and routes on the bond. Its
+	// undo is the bond's deletion, so it has none of its own.
+	StepConfigureIP StepKind = "configure-ip"
+	// StepMarkReady records that the ADD completed.
+	StepMarkReady StepKind = "mark-ready"
+
+	// Undo-only steps.
+	StepForget       StepKind = "forget"
+	StepReturnToHost StepKind = "return-to-host"
+	StepDeleteBond   StepKind = "delete-bond"
+	StepRelease      StepKind = "release"
+	StepBondDown     StepKind = "bond-down"
+	StepIPAMDel      StepKind = "ipam-del"
+)
+
+// Step is one change, with the original state of the link it concerns.
+type Step struct {
+	Kind StepKind
+	// Link is the link's state before the ADD (link steps only).
+	Link LinkState
+	// InPod tells a release step that the link stays in the pod and must get
+	// its recorded state back there (linksInContainer).
+	InPod bool
+}
+
+func (s Step) String() string {
+	if s.Link.Name != "" {
+		return fmt.Sprintf("%s %s", s.Kind, s.Link.Name)
+	}
+	return string(s.Kind)
+}
+
+// Undo returns the step that reverts s, and false if s needs none.
+func (s Step) Undo() (Step, bool) {
+	switch s.Kind {
+	case StepRecord:
+		return Step{Kind: StepForget}, true
+	case StepMoveToPod:
+		return Step{Kind: StepReturnToHost, Link: s.Link}, true
+	case StepCreateBond:
+		return Step{Kind: StepDeleteBond}, true
+	case StepEnslave:
+		return Step{Kind: StepRelease, Link: s.Link, InPod: s.InPod}, true
+	case StepBondUp:
+		return Step{Kind: StepBondDown}, true
+	case StepIPAMAdd:
+		return Step{Kind: StepIPAMDel}, true
+	}
+	return Step{}, false
+}
+
+// AddInput is what ADD observed before planning: the validated spec and
+// the state of every configured link where it is expected (the host netns,
+// or the pod for linksInContainer), in spec order.
+type AddInput struct {
+	Spec  BondSpec
+	Links []Link
+	// IfnameTaken: a link named Spec.Name already exists in the pod.
+	IfnameTaken bool
+	// HasIPAM: the config names an IPAM plugin.
+	HasIPAM bool
+}
+
+// Plan is the ordered list of changes an ADD makes, and the spec adjusted
+// to what was observed (the effective MTU).
+type Plan struct {
+	Spec  BondSpec
+	Steps []Step
+	// Original holds the links' states before the ADD, recorded durably.
+	Original []LinkState
+}
+
+// PlanAdd checks the observed links against the spec and returns the steps
+// of the ADD. It changes nothing; every refusal happens here, before the
+// node is touched.
+func PlanAdd(in AddInput) (Plan, error) {
+	spec := in.Spec
+	if in.IfnameTaken {
+		return Plan{}, Errorf(CodeIfnameExists, "CNI_IFNAME %q already exists in the pod; choose another interface name or remove the existing link", spec.Name)
+	}
+	if len(in.Links) != len(spec.Links) {
+		return Plan{}, Errorf(CodeLinkNotFound, "links: %d configured but %d found", len(spec.Links), len(in.Links))
+	}
+	where := "host"
+	if spec.LinksInContainer {
+		where = "pod"
+	}
+	for _, l := range in.Links {
+		if l.Name == "lo" || l.Loopback {
+			return Plan{}, Errorf(CodeUnsafeHostLink, "links: %q is the loopback interface; it cannot be enslaved", l.Name)
+		}
+		if l.IsMaster {
+			return Plan{}, Errorf(CodeLinkBusy, "links: %q in the %s netns is itself a master (%s); only plain links can be enslaved", l.Name, where, kindName(l.Kind))
+		}
+		if l.MasterIndex != 0 {
+			return Plan{}, Errorf(CodeLinkBusy, "links: %q in the %s netns is already enslaved to ifindex %d; release it first", l.Name, where, l.MasterIndex)
+		}
+	}
+	if spec.Options.Mode == ModeBalanceTLB || spec.Options.Mode == ModeBalanceALB {
+		seen := map[string]string{}
+		for _, l := range in.Links {
+			if l.MAC == nil {
+				continue
+			}
+			if other, dup := seen[l.MAC.String()]; dup {
+				return Plan{}, Errorf(CodeLinkUnusable, "links: %q and %q share MAC %s; mode %s needs a distinct MAC on every slave", other, l.Name, l.MAC, spec.Options.Mode)
+			}
+			seen[l.MAC.String()] = l.Name
+		}
+	}
+	if spec.MTU == 0 {
+		// Enslaving pushes the bond's MTU onto every slave; a bond created
+		// without one would force 1500 on them. Keep the slaves' MTU (the
+		// smallest, so every slave can carry it).
+		for _, l := range in.Links {
+			if spec.MTU == 0 || l.MTU < spec.MTU {
+				spec.MTU = l.MTU
+			}
+		}
+	}
+
+	p := Plan{Spec: spec}
+	for _, l := range in.Links {
+		p.Original = append(p.Original, StateOf(l))
+	}
+	p.Steps = append(p.Steps, Step{Kind: StepRecord})
+	if !spec.LinksInContainer {
+		for _, s := range p.Original {
+			p.Steps = append(p.Steps, Step{Kind: StepMoveToPod, Link: s})
+		}
+	}
+	p.Steps = append(p.Steps, Step{Kind: StepCreateBond})
+	for _, s := range p.Original {
+		p.Steps = append(p.Steps, Step{Kind: StepEnslave, Link: s, InPod: spec.LinksInContainer})
+	}
+	p.Steps = append(p.Steps, Step{Kind: StepBondUp})
+	if in.HasIPAM {
+		p.Steps = append(p.Steps, Step{Kind: StepIPAMAdd}, Step{Kind: StepConfigureIP})
+	}
+	p.Steps = append(p.Steps, Step{Kind: StepMarkReady})
+	return p, nil
+}
+
+func kindName(kind string) string {
+	if kind == "" {
+		return "master"
+	}
+	return kind
+}

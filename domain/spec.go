@@ -1,0 +1,188 @@
+package domain
+
+import (
+	"net"
+	"net/netip"
+)
+
+// BondOptions are the kernel bonding options the plugin sets. A nil pointer
+// (or empty value) means "not requested": the kernel default applies and the
+// option is not sent.
+type BondOptions struct {
+	Mode            Mode
+	Miimon          *uint32
+	UpDelay         *uint32
+	DownDelay       *uint32
+	ArpInterval     *uint32
+	ArpIPTargets    []netip.Addr
+	ArpValidate     *ArpValidate
+	FailOverMac     *FailOverMac
+	XmitHashPolicy  *XmitHashPolicy
+	LacpRate        *LacpRate
+	Primary         string // slave name; the kernel stores the primary by name
+	PrimaryReselect *PrimaryReselect
+	MinLinks        *uint32
+	AdSelect        *AdSelect
+	NumGratArp      *uint8
+	PacketsPerSlave *uint32
+	AllSlavesActive *uint8
+	TLBDynamicLB    *uint8
+}
+
+// BondSpec is a validated request for one bond inside a pod.
+type BondSpec struct {
+	// Name is the bond's interface name inside the pod (CNI_IFNAME).
+	Name    string
+	Options BondOptions
+	// MTU of the bond; 0 keeps the slaves' MTU.
+	MTU int
+	// MAC requested for the bond (runtimeConfig "mac"); nil lets the kernel choose.
+	MAC net.HardwareAddr
+	// Links are the slave names, in the order given.
+	Links []string
+	// LinksInContainer: the links already sit in the pod netns.
+	LinksInContainer bool
+	// AllowHostLinkRisk disables the host-link safety checks (explicit opt-in).
+	AllowUnsafeHostLinks bool
+}
+
+// Netns names a network namespace by path. The empty value is the plugin's
+// own (host) namespace.
+type Netns string
+
+// HostNetns is the namespace the plugin runs in.
+const HostNetns Netns = ""
+
+// Link is the observed state of one network interface.
+type Link struct {
+	Index   int
+	Name    string
+	Kind    string // rtnetlink IFLA_INFO_KIND: "bond", "veth", "" for physical NICs
+	MTU     int
+	MAC     net.HardwareAddr
+	PermMAC net.HardwareAddr // permanent address, when the driver reports one
+	Up      bool             // administratively up (IFF_UP)
+	Carrier bool
+	// MasterIndex is the index of the link's master (bond, bridge, team), 0 if none.
+	MasterIndex int
+	// Alias is the interface alias (IFLA_IFALIAS); the plugin marks its bonds with it.
+	Alias string
+	// IsMaster is true for links that are themselves masters (bond, bridge, team).
+	IsMaster bool
+	// Loopback is IFF_LOOPBACK.
+	Loopback bool
+}
+
+// LinkState is the part of a link's state the plugin records before it
+// changes anything and restores afterwards.
+type LinkState struct {
+	Name    string           `json:"name"`
+	Index   int              `json:"index"`
+	MTU     int              `json:"mtu"`
+	MAC     net.HardwareAddr `json:"-"`
+	MACText string           `json:"mac"`
+	PermMAC string           `json:"permMac,omitempty"`
+	Up      bool             `json:"up"`
+	Kind    string           `json:"kind,omitempty"`
+}
+
+// StateOf captures what must be restored of a link.
+func StateOf(l Link) LinkState {
+	s := LinkState{Name: l.Name, Index: l.Index, MTU: l.MTU, MAC: l.MAC, Up: l.Up, Kind: l.Kind}
+	if l.MAC != nil {
+		s.MACText = l.MAC.String()
+	}
+	if l.PermMAC != nil {
+		s.PermMAC = l.PermMAC.String()
+	}
+	return s
+}
+
+// HardwareAddr returns the recorded MAC, parsing it after a reload.
+func (s LinkState) HardwareAddr() net.HardwareAddr {
+	if s.MAC != nil {
+		return s.MAC
+	}
+	mac, err := net.ParseMAC(s.MACText)
+	if err != nil {
+		return nil
+	}
+	return mac
+}
+
+// SlaveState is one slave as the bond reports it.
+type SlaveState struct {
+	Link             Link
+	Active           bool   // IFLA_BOND_SLAVE_STATE 0
+	MIIStatus        string // up, fail, down, back
+	LinkFailureCount uint32
+	PermMAC          net.HardwareAddr
+	AggregatorID     uint16
+}
+
+// AdInfo is the bond's active 802.3ad aggregator.
+type AdInfo struct {
+	AggregatorID uint16
+	NumPorts     uint16
+	ActorKey     uint16
+	PartnerKey   uint16
+	PartnerMAC   net.HardwareAddr
+}
+
+// BondState is a bond read back from the kernel.
+type BondState struct {
+	Link        Link
+	Options     BondOptions
+	ActiveSlave string
+	Slaves      []SlaveState
+	AdInfo      *AdInfo
+}
+
+// IPConfig is one address given by IPAM.
+type IPConfig struct {
+	Address netip.Prefix
+	Gateway netip.Addr
+}
+
+// Route is one route given by IPAM.
+type Route struct {
+	Dst      netip.Prefix
+	GW       netip.Addr
+	MTU      int
+	Priority int
+	Table    *int
+	Scope    *int
+}
+
+// DNS is the resolver configuration from IPAM or the config.
+type DNS struct {
+	Nameservers []string `json:"nameservers,omitempty"`
+	Domain      string   `json:"domain,omitempty"`
+	Search      []string `json:"search,omitempty"`
+	Options     []string `json:"options,omitempty"`
+}
+
+// IPAMResult is what the delegated IPAM plugin returned.
+type IPAMResult struct {
+	IPs    []IPConfig
+	Routes []Route
+	DNS    DNS
+}
+
+// Interface is one interface of an ADD result.
+type Interface struct {
+	Name    string
+	MAC     string
+	MTU     int
+	Sandbox string
+	PciID   string
+}
+
+// Result is the outcome of ADD; the CNI adapter renders it in the
+// requested cniVersion. IPs all point at Interfaces[0], the bond.
+type Result struct {
+	Interfaces []Interface
+	IPs        []IPConfig
+	Routes     []Route
+	DNS        DNS
+}

@@ -1,0 +1,107 @@
+// Package ports declares, in domain terms, what the use cases in app/ need
+// from the outside world (driven ports). Adapters in adapters/ implement
+// them: rtnetlink and netns for the kernel, ipam for delegation, state for
+// the attachment records, memory for tests.
+//
+// Vocabulary: in this project "ports" are interfaces; the inbound code that
+// drives the use cases (the CNI binary, the HTTP debug server) lives in
+// adapters/ too. See ARCHITECTURE.md.
+package ports
+
+import (
+	"context"
+	"net"
+
+	"github.com/bondcni/bond/domain"
+)
+
+// Links reads and changes plain links (not bond-specific) in a namespace.
+// Errors wrap domain.ErrNotFound when the link or namespace is absent,
+// domain.ErrExists when a name is taken.
+type Links interface {
+	// Link looks a link up by name.
+	Link(ctx context.Context, ns domain.Netns, name string) (domain.Link, error)
+	// LinkByIndex looks a link up by ifindex.
+	LinkByIndex(ctx context.Context, ns domain.Netns, index int) (domain.Link, error)
+	// LinkByMAC finds a link whose current or permanent MAC is mac. It may
+	// list all links, so it is only for recovery paths (a NIC renamed devN by
+	// the kernel after its pod netns died).
+	LinkByMAC(ctx context.Context, ns domain.Netns, mac net.HardwareAddr) (domain.Link, error)
+	// Move moves the link with index from one namespace to another, naming it
+	// newName there, and returns it as seen in the target namespace.
+	Move(ctx context.Context, from domain.Netns, index int, to domain.Netns, newName string) (domain.Link, error)
+	// Restore sets name, MTU, MAC and admin state to the recorded values,
+	// sending only what differs.
+	Restore(ctx context.Context, ns domain.Netns, index int, want domain.LinkState) error
+	// SetUp sets the admin state.
+	SetUp(ctx context.Context, ns domain.Netns, index int, up bool) error
+	// Delete removes a link.
+	Delete(ctx context.Context, ns domain.Netns, index int) error
+}
+
+// Bonds creates, fills, reads and releases bonds.
+type Bonds interface {
+	// CreateBond creates spec's bond in ns in one message carrying all its
+	// options, MTU and MAC, marked with alias; the bond is left down.
+	CreateBond(ctx context.Context, ns domain.Netns, spec domain.BondSpec, alias string) (domain.Link, error)
+	// Enslave sets the slave down, then enslaves it to the bond.
+	Enslave(ctx context.Context, ns domain.Netns, bondIndex, slaveIndex int) error
+	// Release removes the slave from its master (the kernel leaves it down).
+	Release(ctx context.Context, ns domain.Netns, slaveIndex int) error
+	// Bond reads a bond's options, slaves and 802.3ad state.
+	Bond(ctx context.Context, ns domain.Netns, name string) (domain.BondState, error)
+}
+
+// Addresses configures layer 3 on a link.
+type Addresses interface {
+	// Configure adds the addresses and routes to the link (which must be up
+	// for routes with a gateway).
+	Configure(ctx context.Context, ns domain.Netns, index int, ips []domain.IPConfig, routes []domain.Route) error
+	// Addresses lists the link's addresses.
+	Addresses(ctx context.Context, ns domain.Netns, index int) ([]domain.IPConfig, error)
+}
+
+// Namespaces checks namespace paths.
+type Namespaces interface {
+	// Check returns nil if path is a network namespace other than the
+	// plugin's own, domain.ErrNotFound if it does not exist, and
+	// domain.ErrNotNetns if it is something else.
+	Check(ctx context.Context, ns domain.Netns) error
+}
+
+// LinkProps reads link properties that rtnetlink does not carry.
+type LinkProps interface {
+	// Speed returns the link's speed in Mb/s and duplex ("full", "half"), or
+	// an error if the driver does not report them.
+	Speed(ctx context.Context, ns domain.Netns, name string) (mbps int, duplex string, err error)
+	// PCIAddress returns the PCI address of the link's device, "" if none.
+	PCIAddress(ctx context.Context, ns domain.Netns, name string) (string, error)
+}
+
+// Invocation carries what the runtime gave the plugin, for delegation.
+type Invocation struct {
+	ContainerID string
+	Netns       domain.Netns
+	IfName      string
+	Args        string // CNI_ARGS
+	Path        string // CNI_PATH
+}
+
+// IPAM delegates address management to the configured IPAM plugin, passing
+// it the whole network config.
+type IPAM interface {
+	Add(ctx context.Context, plugin string, conf []byte, inv Invocation) (domain.IPAMResult, error)
+	Del(ctx context.Context, plugin string, conf []byte, inv Invocation) error
+	Check(ctx context.Context, plugin string, conf []byte, inv Invocation) error
+	Status(ctx context.Context, plugin string, conf []byte, inv Invocation) error
+	GC(ctx context.Context, plugin string, conf []byte, inv Invocation) error
+}
+
+// Store keeps attachment records durably (atomic writes).
+type Store interface {
+	Save(ctx context.Context, a domain.Attachment) error
+	// Load returns the record, or an error wrapping domain.ErrNotFound.
+	Load(ctx context.Context, id domain.AttachmentID) (domain.Attachment, error)
+	Delete(ctx context.Context, id domain.AttachmentID) error
+	List(ctx context.Context) ([]domain.Attachment, error)
+}
