@@ -1,0 +1,178 @@
+// Package cni is the driving adapter for the CNI binary: it turns the
+// runtime's environment and stdin (through containernetworking/cni's skel)
+// into app requests, and the use cases' results and errors into CNI JSON on
+// stdout. Logs never go to stdout.
+package cni
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"runtime/debug"
+
+	"github.com/containernetworking/cni/pkg/skel"
+	"github.com/containernetworking/cni/pkg/types"
+	types100 "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/containernetworking/cni/pkg/version"
+
+	"github.com/bondcni/bond/adapters/logging"
+	"github.com/bondcni/bond/app"
+	"github.com/bondcni/bond/domain"
+	"github.com/bondcni/bond/ports"
+)
+
+// Versions are the CNI spec versions the plugin speaks.
+var Versions = version.PluginSupports("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
+
+// UseCases is what the adapter drives (app.Service).
+type UseCases interface {
+	Add(ctx context.Context, req app.Request) (domain.Result, error)
+	Del(ctx context.Context, req app.Request) error
+	Check(ctx context.Context, req app.Request) error
+	Status(ctx context.Context, req app.Request) error
+	GC(ctx context.Context, req app.Request) error
+}
+
+// Plugin runs one CNI invocation.
+type Plugin struct {
+	uc    UseCases
+	sink  *logging.Sink
+	about string
+}
+
+// New returns the adapter. sink may be nil.
+func New(uc UseCases, sink *logging.Sink, about string) *Plugin {
+	return &Plugin{uc: uc, sink: sink, about: about}
+}
+
+// Run reads the environment and stdin, runs the verb, prints the result or
+// the error JSON on stdout, and returns the error (nil on success).
+func (p *Plugin) Run() *types.Error {
+	return skel.PluginMainFuncsWithError(p.Funcs(), Versions, p.about)
+}
+
+// Funcs returns the verb handlers, for skel or for tests.
+func (p *Plugin) Funcs() skel.CNIFuncs {
+	return skel.CNIFuncs{
+		Add:    p.guard(p.add),
+		Del:    p.guard(p.del),
+		Check:  p.guard(p.check),
+		Status: p.guard(p.status),
+		GC:     p.guard(p.gc),
+	}
+}
+
+// logSettings are the optional logging keys of the network config.
+type logSettings struct {
+	CNIVersion string `json:"cniVersion"`
+	LogLevel   string `json:"logLevel"`
+	LogFile    string `json:"logFile"`
+}
+
+// guard configures logging from the config, converts errors to CNI errors
+// and turns a panic into an error instead of a crash with a partial stdout.
+func (p *Plugin) guard(h func(context.Context, *skel.CmdArgs, logSettings) error) func(*skel.CmdArgs) error {
+	return func(args *skel.CmdArgs) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = types.NewError(types.ErrInternal, fmt.Sprintf("internal error: %v", r), string(debug.Stack()))
+			}
+		}()
+		var ls logSettings
+		_ = json.Unmarshal(args.StdinData, &ls) // bad JSON is reported by the use case
+		if p.sink != nil {
+			p.sink.Configure(ls.LogLevel, ls.LogFile)
+		}
+		return toCNIError(h(context.Background(), args, ls))
+	}
+}
+
+func request(args *skel.CmdArgs) app.Request {
+	return app.Request{
+		Invocation: ports.Invocation{
+			ContainerID: args.ContainerID,
+			Netns:       domain.Netns(args.Netns),
+			IfName:      args.IfName,
+			Args:        args.Args,
+			Path:        args.Path,
+		},
+		Config: args.StdinData,
+	}
+}
+
+func (p *Plugin) add(ctx context.Context, args *skel.CmdArgs, ls logSettings) error {
+	res, err := p.uc.Add(ctx, request(args))
+	if err != nil {
+		return err
+	}
+	cniVersion := ls.CNIVersion
+	if cniVersion == "" {
+		cniVersion = version.Current()
+	}
+	return types.PrintResult(ToCNIResult(res), cniVersion)
+}
+
+func (p *Plugin) del(ctx context.Context, args *skel.CmdArgs, _ logSettings) error {
+	return p.uc.Del(ctx, request(args))
+}
+
+func (p *Plugin) check(ctx context.Context, args *skel.CmdArgs, _ logSettings) error {
+	return p.uc.Check(ctx, request(args))
+}
+
+func (p *Plugin) status(ctx context.Context, args *skel.CmdArgs, _ logSettings) error {
+	return p.uc.Status(ctx, request(args))
+}
+
+func (p *Plugin) gc(ctx context.Context, args *skel.CmdArgs, _ logSettings) error {
+	return p.uc.GC(ctx, request(args))
+}
+
+// ToCNIResult renders a domain result as a CNI 1.1 result; PrintResult
+// converts it to the config's version.
+func ToCNIResult(r domain.Result) *types100.Result {
+	out := &types100.Result{CNIVersion: types100.ImplementedSpecVersion}
+	for _, i := range r.Interfaces {
+		out.Interfaces = append(out.Interfaces, &types100.Interface{Name: i.Name, Mac: i.MAC, Mtu: i.MTU, Sandbox: i.Sandbox, PciID: i.PciID})
+	}
+	for _, ip := range r.IPs {
+		c := &types100.IPConfig{
+			Interface: types100.Int(0),
+			Address:   net.IPNet{IP: ip.Address.Addr().AsSlice(), Mask: net.CIDRMask(ip.Address.Bits(), ip.Address.Addr().BitLen())},
+		}
+		if ip.Gateway.IsValid() {
+			c.Gateway = ip.Gateway.AsSlice()
+		}
+		out.IPs = append(out.IPs, c)
+	}
+	for _, rt := range r.Routes {
+		route := &types.Route{
+			Dst: net.IPNet{IP: rt.Dst.Addr().AsSlice(), Mask: net.CIDRMask(rt.Dst.Bits(), rt.Dst.Addr().BitLen())},
+			MTU: rt.MTU, Priority: rt.Priority, Table: rt.Table, Scope: rt.Scope,
+		}
+		if rt.GW.IsValid() {
+			route.GW = rt.GW.AsSlice()
+		}
+		out.Routes = append(out.Routes, route)
+	}
+	out.DNS = types.DNS{Nameservers: r.DNS.Nameservers, Domain: r.DNS.Domain, Search: r.DNS.Search, Options: r.DNS.Options}
+	return out
+}
+
+// toCNIError maps a use-case error to a CNI error with the right code.
+func toCNIError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var te *types.Error
+	if errors.As(err, &te) {
+		return te
+	}
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return types.NewError(uint(de.Code), err.Error(), de.Details)
+	}
+	return types.NewError(types.ErrInternal, err.Error(), "")
+}

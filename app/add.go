@@ -1,0 +1,257 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/bondcni/bond/domain"
+)
+
+// Add builds the bond: it validates everything, plans the changes in the
+// domain, executes them, and on any failure undoes them in reverse so the
+// node is left as it was found.
+func (s *Service) Add(ctx context.Context, req Request) (domain.Result, error) {
+	cfg, err := domain.ParseConfig(req.Config)
+	if err != nil {
+		return domain.Result{}, err
+	}
+	if err := requireEnv(req); err != nil {
+		return domain.Result{}, err
+	}
+	spec, err := cfg.Spec(req.IfName)
+	if err != nil {
+		return domain.Result{}, err
+	}
+	if cfg.IfName != "" && cfg.IfName != req.IfName {
+		s.log.Warn("config ifname differs from CNI_IFNAME; CNI_IFNAME wins", "ifname", cfg.IfName, "CNI_IFNAME", req.IfName)
+	}
+	if err := s.checkPodNetns(ctx, req.Netns); err != nil {
+		return domain.Result{}, err
+	}
+	if _, err := s.d.Store.Load(ctx, req.id()); err == nil {
+		return domain.Result{}, domain.Errorf(domain.CodeLinkBusy, "attachment %s/%s is already recorded; the runtime must DEL it before adding it again", req.ContainerID, req.IfName)
+	} else if !errors.Is(err, domain.ErrNotFound) {
+		return domain.Result{}, domain.Errorf(domain.CodeIOFailure, "reading attachment record: %w", err)
+	}
+
+	in, err := s.observe(ctx, req, spec)
+	if err != nil {
+		return domain.Result{}, err
+	}
+	in.HasIPAM = cfg.IPAMType != ""
+	plan, err := domain.PlanAdd(in)
+	if err != nil {
+		return domain.Result{}, err
+	}
+
+	podNS, podName := podRef(req.Args)
+	run := &addRun{
+		s: s, req: req, cfg: cfg, spec: plan.Spec,
+		podIdx: map[string]int{},
+		rec: domain.Attachment{
+			ID: req.id(), Netns: req.Netns, Network: cfg.Name, Phase: domain.PhaseAdding,
+			CreatedAt: s.d.Now().UTC(), LinksInContainer: spec.LinksInContainer,
+			Mode: spec.Options.Mode.String(), Links: plan.Original, BondMTU: plan.Spec.MTU,
+			PodNamespace: podNS, PodName: podName, Config: req.Config,
+		},
+	}
+	for _, l := range in.Links {
+		if spec.LinksInContainer {
+			run.podIdx[l.Name] = l.Index
+		}
+	}
+	if err := run.execute(ctx, plan.Steps); err != nil {
+		return domain.Result{}, err
+	}
+	return run.result(), nil
+}
+
+// observe reads, without changing anything, what the plan depends on.
+func (s *Service) observe(ctx context.Context, req Request, spec domain.BondSpec) (domain.AddInput, error) {
+	in := domain.AddInput{Spec: spec}
+	if _, err := s.d.Links.Link(ctx, req.Netns, spec.Name); err == nil {
+		in.IfnameTaken = true
+	} else if !errors.Is(err, domain.ErrNotFound) {
+		return in, wrapPort(err, "looking up %q in the pod", spec.Name)
+	}
+	where, whereName := domain.HostNetns, "host"
+	if spec.LinksInContainer {
+		where, whereName = req.Netns, "pod"
+	}
+	for _, name := range spec.Links {
+		l, err := s.d.Links.Link(ctx, where, name)
+		if errors.Is(err, domain.ErrNotFound) {
+			hint := ""
+			if !spec.LinksInContainer {
+				hint = " (set \"linksInContainer\": true if an earlier plugin put it in the pod)"
+			}
+			return in, domain.Errorf(domain.CodeLinkNotFound, "links: %q not found in the %s netns%s", name, whereName, hint)
+		}
+		if err != nil {
+			return in, wrapPort(err, "links: looking up %q in the %s netns", name, whereName)
+		}
+		if spec.Options.Mode.NeedsLinkSpeed() {
+			if _, _, err := s.d.Props.Speed(ctx, where, name); err != nil {
+				return in, domain.Errorf(domain.CodeLinkUnusable, "links: %q cannot serve mode %s, which needs the driver to report speed and duplex: %w", name, spec.Options.Mode, err)
+			}
+		}
+		in.Links = append(in.Links, l)
+	}
+	return in, nil
+}
+
+// addRun executes one ADD plan and remembers what it needs to undo it.
+type addRun struct {
+	s      *Service
+	req    Request
+	cfg    *domain.Config
+	spec   domain.BondSpec
+	rec    domain.Attachment
+	podIdx map[string]int // slave name -> ifindex in the pod
+	bond   domain.Link
+	ipam   domain.IPAMResult
+}
+
+func (r *addRun) execute(ctx context.Context, steps []domain.Step) error {
+	var done []domain.Step
+	for _, st := range steps {
+		if err := r.do(ctx, st); err != nil {
+			r.s.log.Error("ADD step failed; undoing", "step", st.String(), "err", err)
+			if uerr := r.undo(ctx, done); uerr != nil {
+				return fmt.Errorf("%w; undo incomplete, the attachment record is kept so DEL can finish it: %w", err, uerr)
+			}
+			return err
+		}
+		done = append(done, st)
+	}
+	return nil
+}
+
+// undo reverts done steps in reverse order. It goes on past a failing undo
+// and keeps the record if anything could not be reverted.
+func (r *addRun) undo(ctx context.Context, done []domain.Step) error {
+	// Undo runs even when the caller's context is cancelled.
+	ctx = context.WithoutCancel(ctx)
+	var errs []error
+	for _, st := range slices.Backward(done) {
+		u, ok := st.Undo()
+		if !ok {
+			continue
+		}
+		if u.Kind == domain.StepForget && len(errs) > 0 {
+			continue
+		}
+		if err := r.do(ctx, u); err != nil {
+			r.s.log.Error("undo step failed", "step", u.String(), "err", err)
+			errs = append(errs, fmt.Errorf("%s: %w", u, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r *addRun) do(ctx context.Context, st domain.Step) error {
+	d := r.s.d
+	pod := r.req.Netns
+	r.s.log.Debug("step", "step", st.String())
+	switch st.Kind {
+	case domain.StepRecord:
+		if err := d.Store.Save(ctx, r.rec); err != nil {
+			return domain.Errorf(domain.CodeIOFailure, "recording attachment: %w", err)
+		}
+	case domain.StepForget:
+		return d.Store.Delete(ctx, r.rec.ID)
+	case domain.StepMoveToPod:
+		l, err := d.Links.Move(ctx, domain.HostNetns, st.Link.Index, pod, st.Link.Name)
+		if err != nil {
+			return wrapPort(err, "moving %q into the pod", st.Link.Name)
+		}
+		r.podIdx[st.Link.Name] = l.Index
+	case domain.StepReturnToHost:
+		idx, ok := r.podIdx[st.Link.Name]
+		if !ok {
+			return fmt.Errorf("link %q: index in the pod unknown", st.Link.Name)
+		}
+		l, err := d.Links.Move(ctx, pod, idx, domain.HostNetns, st.Link.Name)
+		if err != nil {
+			return wrapPort(err, "returning %q to the host", st.Link.Name)
+		}
+		if err := d.Links.Restore(ctx, domain.HostNetns, l.Index, st.Link); err != nil {
+			return wrapPort(err, "restoring %q on the host", st.Link.Name)
+		}
+	case domain.StepCreateBond:
+		b, err := d.Bonds.CreateBond(ctx, pod, r.spec, domain.BondAlias(r.rec.ID))
+		if err != nil {
+			return wrapPort(err, "creating bond %q (mode %s)", r.spec.Name, r.spec.Options.Mode)
+		}
+		r.bond = b
+	case domain.StepDeleteBond:
+		if err := d.Links.Delete(ctx, pod, r.bond.Index); err != nil && !errors.Is(err, domain.ErrNotFound) {
+			return wrapPort(err, "deleting bond %q", r.spec.Name)
+		}
+	case domain.StepEnslave:
+		if err := d.Bonds.Enslave(ctx, pod, r.bond.Index, r.podIdx[st.Link.Name]); err != nil {
+			return wrapPort(err, "enslaving %q to %q", st.Link.Name, r.spec.Name)
+		}
+	case domain.StepRelease:
+		idx := r.podIdx[st.Link.Name]
+		if err := d.Bonds.Release(ctx, pod, idx); err != nil && !errors.Is(err, domain.ErrNotFound) {
+			return wrapPort(err, "releasing %q", st.Link.Name)
+		}
+		if st.InPod {
+			if err := d.Links.Restore(ctx, pod, idx, st.Link); err != nil {
+				return wrapPort(err, "restoring %q in the pod", st.Link.Name)
+			}
+		}
+	case domain.StepBondUp, domain.StepBondDown:
+		up := st.Kind == domain.StepBondUp
+		if err := d.Links.SetUp(ctx, pod, r.bond.Index, up); err != nil {
+			return wrapPort(err, "setting bond %q up=%t", r.spec.Name, up)
+		}
+	case domain.StepIPAMAdd:
+		res, err := d.IPAM.Add(ctx, r.cfg.IPAMType, r.req.Config, r.req.Invocation)
+		if err != nil {
+			return domain.Errorf(domain.CodeIPAMFailed, "IPAM plugin %q ADD: %w", r.cfg.IPAMType, err)
+		}
+		r.ipam = res
+	case domain.StepIPAMDel:
+		if err := d.IPAM.Del(ctx, r.cfg.IPAMType, r.req.Config, r.req.Invocation); err != nil {
+			return domain.Errorf(domain.CodeIPAMFailed, "IPAM plugin %q DEL: %w", r.cfg.IPAMType, err)
+		}
+	case domain.StepConfigureIP:
+		if err := d.Addresses.Configure(ctx, pod, r.bond.Index, r.ipam.IPs, r.ipam.Routes); err != nil {
+			return wrapPort(err, "configuring addresses on %q", r.spec.Name)
+		}
+	case domain.StepMarkReady:
+		// Read the bond back first: the result carries its real MAC and MTU
+		// (the kernel picks the MAC at enslave), and a failure here still
+		// rolls the whole ADD back.
+		b, err := d.Links.LinkByIndex(ctx, pod, r.bond.Index)
+		if err != nil {
+			return wrapPort(err, "reading bond %q back", r.spec.Name)
+		}
+		r.bond = b
+		r.rec.Phase = domain.PhaseReady
+		for _, ip := range r.ipam.IPs {
+			r.rec.IPs = append(r.rec.IPs, ip.Address)
+		}
+		if err := d.Store.Save(ctx, r.rec); err != nil {
+			return domain.Errorf(domain.CodeIOFailure, "recording attachment: %w", err)
+		}
+	default:
+		return fmt.Errorf("unknown step %q", st.Kind)
+	}
+	return nil
+}
+
+// result describes the bond as read back at the end of the ADD.
+func (r *addRun) result() domain.Result {
+	b := r.bond
+	return domain.Result{
+		Interfaces: []domain.Interface{{Name: b.Name, MAC: b.MAC.String(), MTU: b.MTU, Sandbox: string(r.req.Netns)}},
+		IPs:        r.ipam.IPs,
+		Routes:     r.ipam.Routes,
+		DNS:        r.ipam.DNS,
+	}
+}

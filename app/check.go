@@ -1,0 +1,136 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/bondcni/bond/domain"
+)
+
+// Check compares the live bond with the config, the record and prevResult,
+// then delegates CHECK to IPAM.
+func (s *Service) Check(ctx context.Context, req Request) error {
+	cfg, err := domain.ParseConfig(req.Config)
+	if err != nil {
+		return err
+	}
+	if err := requireEnv(req); err != nil {
+		return err
+	}
+	spec, err := cfg.Spec(req.IfName)
+	if err != nil {
+		return err
+	}
+	if err := s.checkPodNetns(ctx, req.Netns); err != nil {
+		return err
+	}
+	rec, err := s.d.Store.Load(ctx, req.id())
+	if errors.Is(err, domain.ErrNotFound) {
+		return domain.Errorf(domain.CodeCheckFailed, "no attachment recorded for %s/%s; was ADD run?", req.ContainerID, req.IfName)
+	}
+	if err != nil {
+		return domain.Errorf(domain.CodeStateCorrupt, "reading attachment record: %w", err)
+	}
+	drift, err := s.Drift(ctx, spec, rec, cfg.PrevResult)
+	if err != nil {
+		return err
+	}
+	if len(drift) > 0 {
+		return domain.Errorf(domain.CodeCheckFailed, "bond %q drifted from its config: %s", req.IfName, strings.Join(drift, "; "))
+	}
+	if cfg.IPAMType != "" {
+		if err := s.d.IPAM.Check(ctx, cfg.IPAMType, req.Config, req.Invocation); err != nil {
+			return domain.Errorf(domain.CodeIPAMFailed, "IPAM plugin %q CHECK: %w", cfg.IPAMType, err)
+		}
+	}
+	return nil
+}
+
+// Drift reads the bond of a recorded attachment and lists how it differs
+// from spec and from the addresses of prevResult (or the record).
+func (s *Service) Drift(ctx context.Context, spec domain.BondSpec, rec domain.Attachment, prevResult []byte) ([]string, error) {
+	st, err := s.d.Bonds.Bond(ctx, rec.Netns, spec.Name)
+	if errors.Is(err, domain.ErrNotFound) {
+		return []string{"bond " + spec.Name + " is missing from the pod"}, nil
+	}
+	if err != nil {
+		return nil, wrapPort(err, "reading bond %q", spec.Name)
+	}
+	if st.Link.Alias != domain.BondAlias(rec.ID) {
+		return []string{"link " + spec.Name + " is not the bond this attachment created"}, nil
+	}
+	want, err := domain.PrevResultIPs(prevResult)
+	if err != nil {
+		return nil, err
+	}
+	if want == nil {
+		want = rec.IPs
+	}
+	addrs, err := s.d.Addresses.Addresses(ctx, rec.Netns, st.Link.Index)
+	if err != nil {
+		return nil, wrapPort(err, "listing addresses of %q", spec.Name)
+	}
+	mtu := spec.MTU
+	if mtu == 0 {
+		mtu = rec.BondMTU
+	}
+	return domain.Drift(spec, mtu, st, addrs, want), nil
+}
+
+// Status reports readiness; the plugin itself needs nothing, so it asks IPAM.
+func (s *Service) Status(ctx context.Context, req Request) error {
+	cfg, err := domain.ParseConfig(req.Config)
+	if err != nil {
+		return err
+	}
+	if cfg.IPAMType == "" {
+		return nil
+	}
+	if err := s.d.IPAM.Status(ctx, cfg.IPAMType, req.Config, req.Invocation); err != nil {
+		return domain.Errorf(domain.CodeNotAvailable, "IPAM plugin %q STATUS: %w", cfg.IPAMType, err)
+	}
+	return nil
+}
+
+// GC cleans every recorded attachment of this network that the runtime no
+// longer lists, as a DEL would, then forwards GC to IPAM. It goes on past
+// failures and reports them all.
+func (s *Service) GC(ctx context.Context, req Request) error {
+	cfg, err := domain.ParseConfig(req.Config)
+	if err != nil {
+		return err
+	}
+	valid := map[domain.AttachmentID]bool{}
+	for _, a := range cfg.ValidAttachments {
+		valid[a] = true
+	}
+	recs, err := s.d.Store.List(ctx)
+	if err != nil {
+		return domain.Errorf(domain.CodeIOFailure, "listing attachment records: %w", err)
+	}
+	var errs []error
+	for _, rec := range recs {
+		if rec.Network != cfg.Name || valid[rec.ID] {
+			continue
+		}
+		s.log.Info("GC: cleaning stale attachment", "containerID", rec.ID.ContainerID, "ifname", rec.ID.IfName)
+		del := Request{Config: rec.Config}
+		del.ContainerID, del.IfName, del.Netns = rec.ID.ContainerID, rec.ID.IfName, rec.Netns
+		del.Path, del.Args = req.Path, req.Args
+		// IPAM's own GC below frees the addresses of every unlisted attachment;
+		// a DEL here would do it too, which host-local tolerates.
+		if err := s.Del(ctx, del); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if cfg.IPAMType != "" {
+		if err := s.d.IPAM.GC(ctx, cfg.IPAMType, req.Config, req.Invocation); err != nil {
+			errs = append(errs, domain.Errorf(domain.CodeIPAMFailed, "IPAM plugin %q GC: %w", cfg.IPAMType, err))
+		}
+	}
+	if len(errs) > 0 {
+		return domain.Errorf(domain.CodeOf(errs[0], domain.CodeIOFailure), "GC incomplete: %w", errors.Join(errs...))
+	}
+	return nil
+}

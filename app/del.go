@@ -1,0 +1,174 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"errors"
+
+	"github.com/bondcni/bond/domain"
+)
+
+// Del undoes an attachment. It is best-effort and idempotent: IPAM DEL
+// always runs, a missing netns, bond or link counts as done, and every step
+// is attempted even if an earlier one failed. It is driven by the record
+// written before ADD changed anything, so it also finishes an ADD that
+// crashed half-way. Without a record it deletes only a bond that carries
+// this attachment's mark.
+func (s *Service) Del(ctx context.Context, req Request) error {
+	id := req.id()
+	rec, err := s.d.Store.Load(ctx, id)
+	haveRec := err == nil
+	if err != nil && !errors.Is(err, domain.ErrNotFound) {
+		// A corrupt record must not block pod deletion forever; log it and
+		// clean up what the config alone allows.
+		s.log.Error("attachment record unreadable", "id", id, "err", err)
+	}
+
+	conf := req.Config
+	cfg, perr := domain.ParseConfig(conf)
+	if perr != nil && haveRec {
+		// The runtime may send a partial config on DEL; the one the ADD used
+		// is in the record.
+		s.log.Warn("DEL config does not parse; using the recorded one", "err", perr)
+		conf = rec.Config
+		cfg, perr = domain.ParseConfig(conf)
+	}
+
+	var errs []error
+	if perr == nil && cfg.IPAMType != "" {
+		if err := s.d.IPAM.Del(ctx, cfg.IPAMType, conf, req.Invocation); err != nil {
+			errs = append(errs, domain.Errorf(domain.CodeIPAMFailed, "IPAM plugin %q DEL: %w", cfg.IPAMType, err))
+		}
+	}
+
+	pod := req.Netns
+	if pod == "" && haveRec {
+		pod = rec.Netns
+	}
+	podAlive := pod != "" && s.d.Namespaces.Check(ctx, pod) == nil
+	if podAlive && req.IfName != "" {
+		if err := s.deleteOwnBond(ctx, pod, id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if haveRec {
+		for _, l := range rec.Links {
+			if err := s.returnLink(ctx, rec, pod, podAlive, l); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		err := errors.Join(errs...)
+		return domain.Errorf(domain.CodeOf(errs[0], domain.CodeKernelRefused), "DEL %s/%s incomplete (run DEL again): %w", id.ContainerID, id.IfName, err)
+	}
+	if haveRec {
+		if err := s.d.Store.Delete(ctx, id); err != nil && !errors.Is(err, domain.ErrNotFound) {
+			return domain.Errorf(domain.CodeIOFailure, "removing attachment record: %w", err)
+		}
+	}
+	return nil
+}
+
+// deleteOwnBond deletes CNI_IFNAME in the pod only if it is a bond marked
+// with this attachment's alias; anything else is left alone.
+func (s *Service) deleteOwnBond(ctx context.Context, pod domain.Netns, id domain.AttachmentID) error {
+	b, err := s.d.Links.Link(ctx, pod, id.IfName)
+	if errors.Is(err, domain.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return wrapPort(err, "looking up %q in the pod", id.IfName)
+	}
+	if b.Kind != "bond" || b.Alias != domain.BondAlias(id) {
+		s.log.Warn("link in the pod is not this attachment's bond; leaving it alone", "ifname", id.IfName, "kind", b.Kind, "alias", b.Alias)
+		return nil
+	}
+	if err := s.d.Links.Delete(ctx, pod, b.Index); err != nil && !errors.Is(err, domain.ErrNotFound) {
+		return wrapPort(err, "deleting bond %q", id.IfName)
+	}
+	return nil
+}
+
+// returnLink puts one recorded link back as it was: host links go back to
+// the host netns with their name, MTU, MAC and admin state; in-pod links get
+// their state back in the pod.
+func (s *Service) returnLink(ctx context.Context, rec domain.Attachment, pod domain.Netns, podAlive bool, orig domain.LinkState) error {
+	if podAlive {
+		l, err := s.d.Links.Link(ctx, pod, orig.Name)
+		switch {
+		case err == nil:
+			if l.MasterIndex != 0 {
+				if err := s.d.Bonds.Release(ctx, pod, l.Index); err != nil && !errors.Is(err, domain.ErrNotFound) {
+					return wrapPort(err, "releasing %q", orig.Name)
+				}
+			}
+			if rec.LinksInContainer {
+				return s.restore(ctx, pod, l.Index, orig, "pod")
+			}
+			moved, err := s.d.Links.Move(ctx, pod, l.Index, domain.HostNetns, orig.Name)
+			if err != nil {
+				return wrapPort(err, "returning %q to the host", orig.Name)
+			}
+			return s.restore(ctx, domain.HostNetns, moved.Index, orig, "host")
+		case !errors.Is(err, domain.ErrNotFound):
+			return wrapPort(err, "looking up %q in the pod", orig.Name)
+		}
+	}
+	if rec.LinksInContainer {
+		// Gone with the pod, or removed by the plugin that created it.
+		return nil
+	}
+	l, found, err := s.findOnHost(ctx, orig)
+	if err != nil {
+		return err
+	}
+	if !found {
+		s.log.Warn("recorded link is nowhere to be found; a virtual link dies with its netns", "link", orig.Name)
+		return nil
+	}
+	return s.restore(ctx, domain.HostNetns, l.Index, orig, "host")
+}
+
+// findOnHost finds a recorded host link that is back in the host netns,
+// possibly under a kernel-given name (devN) after its pod netns died: by
+// its index, then its name, then its MAC.
+func (s *Service) findOnHost(ctx context.Context, orig domain.LinkState) (domain.Link, bool, error) {
+	if l, err := s.d.Links.LinkByIndex(ctx, domain.HostNetns, orig.Index); err == nil && sameDevice(l, orig) {
+		return l, true, nil
+	} else if err != nil && !errors.Is(err, domain.ErrNotFound) {
+		return l, false, wrapPort(err, "looking up ifindex %d on the host", orig.Index)
+	}
+	if l, err := s.d.Links.Link(ctx, domain.HostNetns, orig.Name); err == nil && sameDevice(l, orig) {
+		return l, true, nil
+	}
+	if mac := orig.HardwareAddr(); mac != nil {
+		l, err := s.d.Links.LinkByMAC(ctx, domain.HostNetns, mac)
+		if err == nil {
+			return l, true, nil
+		}
+		if !errors.Is(err, domain.ErrNotFound) {
+			return l, false, wrapPort(err, "looking up MAC %s on the host", mac)
+		}
+	}
+	return domain.Link{}, false, nil
+}
+
+// sameDevice tells whether l is plausibly the recorded device: the
+// permanent MAC matches when both are known, else the current MAC or name.
+func sameDevice(l domain.Link, orig domain.LinkState) bool {
+	if l.PermMAC != nil && orig.PermMAC != "" {
+		return l.PermMAC.String() == orig.PermMAC
+	}
+	if mac := orig.HardwareAddr(); mac != nil && bytes.Equal(l.MAC, mac) {
+		return true
+	}
+	return l.Name == orig.Name && l.Kind == orig.Kind
+}
+
+func (s *Service) restore(ctx context.Context, ns domain.Netns, index int, orig domain.LinkState, where string) error {
+	if err := s.d.Links.Restore(ctx, ns, index, orig); err != nil {
+		return wrapPort(err, "restoring %q in the %s netns", orig.Name, where)
+	}
+	return nil
+}

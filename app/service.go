@@ -1,0 +1,121 @@
+// Package app holds the plugin's use cases (ADD, DEL, CHECK, STATUS, GC).
+// It drives the node only through the ports, so the same code runs behind
+// the CNI binary, the debug server and the in-memory tests.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/bondcni/bond/domain"
+	"github.com/bondcni/bond/ports"
+)
+
+// Deps are the driven ports the use cases need.
+type Deps struct {
+	Links      ports.Links
+	Bonds      ports.Bonds
+	Addresses  ports.Addresses
+	Namespaces ports.Namespaces
+	Props      ports.LinkProps
+	IPAM       ports.IPAM
+	Store      ports.Store
+	// Now defaults to time.Now.
+	Now func() time.Time
+	// Log defaults to a logger that discards.
+	Log *slog.Logger
+}
+
+// Service runs the use cases.
+type Service struct {
+	d   Deps
+	log *slog.Logger
+}
+
+// New returns a Service; every port must be set.
+func New(d Deps) (*Service, error) {
+	if d.Links == nil || d.Bonds == nil || d.Addresses == nil || d.Namespaces == nil || d.Props == nil || d.IPAM == nil || d.Store == nil {
+		return nil, errors.New("app: every port must be provided")
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{d: d, log: d.Log}, nil
+}
+
+// Request is one invocation: the runtime's environment and the config.
+type Request struct {
+	ports.Invocation
+	Config []byte
+}
+
+func (r Request) id() domain.AttachmentID {
+	return domain.AttachmentID{ContainerID: r.ContainerID, IfName: r.IfName}
+}
+
+// podRef parses K8S_POD_NAMESPACE and K8S_POD_NAME from CNI_ARGS.
+func podRef(args string) (ns, name string) {
+	for _, kv := range strings.Split(args, ";") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "K8S_POD_NAMESPACE":
+			ns = v
+		case "K8S_POD_NAME":
+			name = v
+		}
+	}
+	return ns, name
+}
+
+// requireEnv checks the environment ADD and CHECK need.
+func requireEnv(r Request) error {
+	var missing []string
+	if r.ContainerID == "" {
+		missing = append(missing, "CNI_CONTAINERID")
+	}
+	if r.Netns == "" {
+		missing = append(missing, "CNI_NETNS")
+	}
+	if r.IfName == "" {
+		missing = append(missing, "CNI_IFNAME")
+	}
+	if len(missing) > 0 {
+		return domain.Errorf(domain.CodeInvalidEnv, "required environment variables missing: %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// checkPodNetns maps a bad CNI_NETNS to a code-4 error.
+func (s *Service) checkPodNetns(ctx context.Context, ns domain.Netns) error {
+	if err := s.d.Namespaces.Check(ctx, ns); err != nil {
+		return domain.Errorf(domain.CodeInvalidEnv, "CNI_NETNS %q: %w", string(ns), err)
+	}
+	return nil
+}
+
+// wrapPort gives a port error its CNI code: absent links are code 100,
+// busy ones 101, other kernel refusals 102.
+func wrapPort(err error, format string, args ...any) error {
+	code := domain.CodeKernelRefused
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		code = domain.CodeLinkNotFound
+	case errors.Is(err, domain.ErrBusy), errors.Is(err, domain.ErrExists):
+		code = domain.CodeLinkBusy
+	}
+	var coded *domain.Error
+	if errors.As(err, &coded) {
+		code = coded.Code
+	}
+	return domain.Errorf(code, "%s: %w", fmt.Sprintf(format, args...), err)
+}
