@@ -54,6 +54,9 @@ func (s *Service) Drift(ctx context.Context, spec domain.BondSpec, rec domain.At
 	if errors.Is(err, domain.ErrNotFound) {
 		return []string{"bond " + spec.Name + " is missing from the pod"}, nil
 	}
+	if errors.Is(err, domain.ErrNotBond) {
+		return []string{spec.Name + " in the pod is not a bond"}, nil
+	}
 	if err != nil {
 		return nil, wrapPort(err, "reading bond %q", spec.Name)
 	}

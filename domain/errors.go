@@ -81,4 +81,5 @@ var (
 	ErrNotNetns      = errors.New("not a network namespace")
 	ErrUnsupported   = errors.New("not supported") // e.g. no bonding driver
 	ErrKernelRefused = errors.New("kernel refused")
+	ErrNotBond       = errors.New("link is not a bond")
 )

@@ -1,0 +1,168 @@
+package rtnl
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jsimonetti/rtnetlink/v2"
+	"github.com/jsimonetti/rtnetlink/v2/driver"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/bondcni/bond/domain"
+)
+
+// CreateBond creates the bond in one RTM_NEWLINK (NLM_F_CREATE|NLM_F_EXCL)
+// carrying its name, MTU, MAC and every requested option: the kernel applies
+// the options before the bond exists, so an option it refuses leaves nothing
+// behind. The alias, which the create path ignores, follows in a second
+// message; if that fails the bond is deleted again. The bond is left down.
+func (a *Adapter) CreateBond(ctx context.Context, ns domain.Netns, spec domain.BondSpec, alias string) (domain.Link, error) {
+	if err := ctx.Err(); err != nil {
+		return domain.Link{}, err
+	}
+	op := fmt.Sprintf("creating bond %s (mode %s) in %s", spec.Name, spec.Options.Mode, nsName(ns))
+	c, err := a.conn(ns)
+	if err != nil {
+		return domain.Link{}, fmt.Errorf("%s: %w", op, err)
+	}
+	var primary *uint32
+	if spec.Options.Primary != "" {
+		// The kernel takes the primary as an ifindex (and stores its name).
+		m, err := a.getByName(c, spec.Options.Primary)
+		if err != nil {
+			return domain.Link{}, wrap(fmt.Sprintf("%s: looking up primary %s", op, spec.Options.Primary), err)
+		}
+		idx := m.Index
+		primary = &idx
+	}
+	data, err := bondTo(spec.Options, primary)
+	if err != nil {
+		return domain.Link{}, fmt.Errorf("%s: %w", op, err)
+	}
+	attrs := &rtnetlink.LinkAttributes{
+		Name:    spec.Name,
+		MTU:     uint32(max(spec.MTU, 0)),
+		Address: spec.MAC,
+		Info:    &rtnetlink.LinkInfo{Kind: "bond", Data: data},
+	}
+	flags := netlink.Request | netlink.Acknowledge | netlink.Create | netlink.Excl
+	if _, err := a.exec(c, &rtnetlink.LinkMessage{Attributes: attrs}, unix.RTM_NEWLINK, flags); err != nil {
+		return domain.Link{}, wrap(op, err)
+	}
+	// By name (ifindex 0): the kernel finds the link and does not rename it.
+	err = a.setLink(c, &rtnetlink.LinkMessage{Attributes: &rtnetlink.LinkAttributes{Name: spec.Name, Alias: &alias}})
+	if err != nil {
+		_, derr := a.exec(c, &rtnetlink.LinkMessage{Attributes: &rtnetlink.LinkAttributes{Name: spec.Name}}, unix.RTM_DELLINK, netlink.Request|netlink.Acknowledge)
+		if derr != nil {
+			return domain.Link{}, wrap(fmt.Sprintf("%s: setting alias %q (and deleting the bond again failed too: %v)", op, alias, derr), err)
+		}
+		return domain.Link{}, wrap(fmt.Sprintf("%s: setting alias %q (bond deleted again)", op, alias), err)
+	}
+	m, err := a.getByName(c, spec.Name)
+	if err != nil {
+		return domain.Link{}, wrap(op+": reading it back", err)
+	}
+	return linkFrom(m), nil
+}
+
+// Enslave enslaves a link in two messages (bonding-kernel-rules.md §4.3):
+// first the slave goes down (the kernel refuses an up slave), then
+// IFLA_MASTER is set with no flag change at all, so no kernel applies a
+// flag change after the enslave. Enslaving brings the slave up by itself.
+func (a *Adapter) Enslave(ctx context.Context, ns domain.Netns, bondIndex, slaveIndex int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c, err := a.conn(ns)
+	if err != nil {
+		return err
+	}
+	if err := a.setLink(c, flagsMsg(slaveIndex, false)); err != nil {
+		return wrap(fmt.Sprintf("enslaving %s: setting it down", a.describe(c, slaveIndex)), err)
+	}
+	master := uint32(bondIndex)
+	err = a.setLink(c, &rtnetlink.LinkMessage{
+		Index:      uint32(slaveIndex),
+		Attributes: &rtnetlink.LinkAttributes{Master: &master},
+	})
+	if err != nil {
+		return wrap(fmt.Sprintf("enslaving %s to %s in %s", a.describe(c, slaveIndex), a.describe(c, bondIndex), nsName(ns)), err)
+	}
+	return nil
+}
+
+// Release removes a slave from its master (IFLA_MASTER 0, no flag change);
+// the kernel leaves it down with its MAC and MTU restored.
+func (a *Adapter) Release(ctx context.Context, ns domain.Netns, slaveIndex int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c, err := a.conn(ns)
+	if err != nil {
+		return err
+	}
+	none := uint32(0)
+	err = a.setLink(c, &rtnetlink.LinkMessage{
+		Index:      uint32(slaveIndex),
+		Attributes: &rtnetlink.LinkAttributes{Master: &none},
+	})
+	if err != nil {
+		return wrap(fmt.Sprintf("releasing %s in %s", a.describe(c, slaveIndex), nsName(ns)), err)
+	}
+	return nil
+}
+
+// Bond reads a bond, its options and 802.3ad state, and its slaves: two
+// requests, the bond by name and a dump filtered to its ports. A link that
+// is not a bond gives an error wrapping ErrNotBond (and its Link in the
+// returned state).
+func (a *Adapter) Bond(ctx context.Context, ns domain.Netns, name string) (domain.BondState, error) {
+	if err := ctx.Err(); err != nil {
+		return domain.BondState{}, err
+	}
+	op := fmt.Sprintf("reading bond %s in %s", name, nsName(ns))
+	c, err := a.conn(ns)
+	if err != nil {
+		return domain.BondState{}, fmt.Errorf("%s: %w", op, err)
+	}
+	m, err := a.getByName(c, name)
+	if err != nil {
+		return domain.BondState{}, wrap(op, err)
+	}
+	st := domain.BondState{Link: linkFrom(m)}
+	var data *driver.Bond
+	if m.Attributes != nil && m.Attributes.Info != nil {
+		data, _ = m.Attributes.Info.Data.(*driver.Bond)
+	}
+	if st.Link.Kind != "bond" || data == nil {
+		return st, fmt.Errorf("%s: %w (kind %q)", op, ErrNotBond, st.Link.Kind)
+	}
+	st.Options = bondFrom(data)
+	st.AdInfo = adInfoFrom(data.AdInfo)
+
+	master := m.Index
+	ports, err := a.dump(c, &master)
+	if err != nil {
+		return domain.BondState{}, wrap(op+": listing its slaves", err)
+	}
+	names := map[uint32]string{}
+	for _, p := range ports {
+		var sd *driver.BondSlave
+		if p.Attributes != nil && p.Attributes.Info != nil {
+			sd, _ = p.Attributes.Info.SlaveData.(*driver.BondSlave)
+		}
+		l := linkFrom(p)
+		names[p.Index] = l.Name
+		st.Slaves = append(st.Slaves, slaveFrom(l, sd))
+	}
+	// The kernel reports primary and active slave as ifindexes; both are
+	// enslaved (it reports a primary only once it is).
+	if data.Primary != nil {
+		st.Options.Primary = names[*data.Primary]
+	}
+	if data.ActiveSlave != nil {
+		st.ActiveSlave = names[*data.ActiveSlave]
+	}
+	return st, nil
+}

@@ -1,0 +1,269 @@
+package rtnl
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/jsimonetti/rtnetlink/v2"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/bondcni/bond/adapters/netns"
+	"github.com/bondcni/bond/domain"
+)
+
+// extMask asks the kernel to leave the statistics out of link replies
+// (RTEXT_FILTER_SKIP_STATS): smaller replies, same information otherwise.
+var extMask = uint32(1 << 3)
+
+// Link looks a link up by name with one RTM_GETLINK (no dump).
+func (a *Adapter) Link(ctx context.Context, ns domain.Netns, name string) (domain.Link, error) {
+	if err := ctx.Err(); err != nil {
+		return domain.Link{}, err
+	}
+	c, err := a.conn(ns)
+	if err != nil {
+		return domain.Link{}, err
+	}
+	m, err := a.getByName(c, name)
+	if err != nil {
+		return domain.Link{}, wrap(fmt.Sprintf("looking up link %s in %s", name, nsName(ns)), err)
+	}
+	return linkFrom(m), nil
+}
+
+// LinkByIndex looks a link up by ifindex.
+func (a *Adapter) LinkByIndex(ctx context.Context, ns domain.Netns, index int) (domain.Link, error) {
+	if err := ctx.Err(); err != nil {
+		return domain.Link{}, err
+	}
+	c, err := a.conn(ns)
+	if err != nil {
+		return domain.Link{}, err
+	}
+	m, err := a.getByIndex(c, index)
+	if err != nil {
+		return domain.Link{}, wrap(fmt.Sprintf("looking up ifindex %d in %s", index, nsName(ns)), err)
+	}
+	return linkFrom(m), nil
+}
+
+// LinkByMAC dumps the namespace's links and returns the first whose current
+// or permanent MAC is mac. Recovery paths only.
+func (a *Adapter) LinkByMAC(ctx context.Context, ns domain.Netns, mac net.HardwareAddr) (domain.Link, error) {
+	if err := ctx.Err(); err != nil {
+		return domain.Link{}, err
+	}
+	c, err := a.conn(ns)
+	if err != nil {
+		return domain.Link{}, err
+	}
+	links, err := a.dump(c, nil)
+	if err != nil {
+		return domain.Link{}, wrap(fmt.Sprintf("listing links in %s", nsName(ns)), err)
+	}
+	for _, m := range links {
+		l := linkFrom(m)
+		if bytes.Equal(l.MAC, mac) || (l.PermMAC != nil && bytes.Equal(l.PermMAC, mac)) {
+			return l, nil
+		}
+	}
+	return domain.Link{}, fmt.Errorf("no link with MAC %s in %s: %w", mac, nsName(ns), domain.ErrNotFound)
+}
+
+// Move moves a link to another namespace and names it newName there in one
+// RTM_NEWLINK (IFLA_NET_NS_FD and IFLA_IFNAME): the kernel moves, then
+// renames. The move leaves the link down. The name is checked first in the
+// target, so a taken name fails before anything moves (domain.ErrExists).
+func (a *Adapter) Move(ctx context.Context, from domain.Netns, index int, to domain.Netns, newName string) (domain.Link, error) {
+	if err := ctx.Err(); err != nil {
+		return domain.Link{}, err
+	}
+	op := fmt.Sprintf("moving ifindex %d from %s to %s as %s", index, nsName(from), nsName(to), newName)
+	cFrom, err := a.conn(from)
+	if err != nil {
+		return domain.Link{}, fmt.Errorf("%s: %w", op, err)
+	}
+	cTo, err := a.conn(to)
+	if err != nil {
+		return domain.Link{}, fmt.Errorf("%s: %w", op, err)
+	}
+	if _, err := a.getByName(cTo, newName); err == nil {
+		return domain.Link{}, fmt.Errorf("%s: %w: a link named %s is already there", op, domain.ErrExists, newName)
+	} else if !errors.Is(err, unix.ENODEV) {
+		return domain.Link{}, wrap(op, err)
+	}
+	target, err := netns.Open(to)
+	if err != nil {
+		return domain.Link{}, fmt.Errorf("%s: %w", op, err)
+	}
+	defer target.Close()
+	err = a.setLink(cFrom, &rtnetlink.LinkMessage{
+		Index: uint32(index),
+		Attributes: &rtnetlink.LinkAttributes{
+			Name:  newName,
+			NetNS: rtnetlink.NetNSForFD(uint32(target.Fd())),
+		},
+	})
+	if err != nil {
+		return domain.Link{}, wrap(op, err)
+	}
+	m, err := a.getByName(cTo, newName)
+	if err != nil {
+		return domain.Link{}, wrap(op+": reading it back", err)
+	}
+	return linkFrom(m), nil
+}
+
+// Restore gives a link back its recorded name, MTU, MAC and admin state,
+// sending only what differs: the link goes down first if it must be renamed
+// or get a new MAC, then one message carries name, MTU and MAC, then the
+// admin state is set last.
+func (a *Adapter) Restore(ctx context.Context, ns domain.Netns, index int, want domain.LinkState) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c, err := a.conn(ns)
+	if err != nil {
+		return err
+	}
+	m, err := a.getByIndex(c, index)
+	if err != nil {
+		return wrap(fmt.Sprintf("restoring ifindex %d in %s", index, nsName(ns)), err)
+	}
+	cur := linkFrom(m)
+	op := fmt.Sprintf("restoring %s (ifindex %d) in %s", cur.Name, index, nsName(ns))
+	rename := want.Name != "" && want.Name != cur.Name
+	mac := want.HardwareAddr()
+	if bytes.Equal(mac, cur.MAC) {
+		mac = nil
+	}
+	mtu := 0
+	if want.MTU != 0 && want.MTU != cur.MTU {
+		mtu = want.MTU
+	}
+	up := cur.Up
+	if up && (rename || mac != nil) {
+		if err := a.setLink(c, flagsMsg(index, false)); err != nil {
+			return wrap(op+": setting it down", err)
+		}
+		up = false
+	}
+	if rename || mac != nil || mtu != 0 {
+		attrs := &rtnetlink.LinkAttributes{MTU: uint32(mtu), Address: mac}
+		if rename {
+			attrs.Name = want.Name
+		}
+		if err := a.setLink(c, &rtnetlink.LinkMessage{Index: uint32(index), Attributes: attrs}); err != nil {
+			return wrap(fmt.Sprintf("%s: setting name %q, MTU %d, MAC %s", op, want.Name, want.MTU, want.HardwareAddr()), err)
+		}
+	}
+	if want.Up != up {
+		if err := a.setLink(c, flagsMsg(index, want.Up)); err != nil {
+			return wrap(fmt.Sprintf("%s: setting up=%t", op, want.Up), err)
+		}
+	}
+	return nil
+}
+
+// SetUp sets the admin state.
+func (a *Adapter) SetUp(ctx context.Context, ns domain.Netns, index int, up bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c, err := a.conn(ns)
+	if err != nil {
+		return err
+	}
+	if err := a.setLink(c, flagsMsg(index, up)); err != nil {
+		return wrap(fmt.Sprintf("setting %s up=%t in %s", a.describe(c, index), up, nsName(ns)), err)
+	}
+	return nil
+}
+
+// Delete removes a link.
+func (a *Adapter) Delete(ctx context.Context, ns domain.Netns, index int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c, err := a.conn(ns)
+	if err != nil {
+		return err
+	}
+	_, err = a.exec(c, &rtnetlink.LinkMessage{Index: uint32(index)}, unix.RTM_DELLINK, netlink.Request|netlink.Acknowledge)
+	if err != nil {
+		return wrap(fmt.Sprintf("deleting %s in %s", a.describe(c, index), nsName(ns)), err)
+	}
+	return nil
+}
+
+// flagsMsg sets IFF_UP and changes no other flag.
+func flagsMsg(index int, up bool) *rtnetlink.LinkMessage {
+	m := &rtnetlink.LinkMessage{Index: uint32(index), Change: unix.IFF_UP}
+	if up {
+		m.Flags = unix.IFF_UP
+	}
+	return m
+}
+
+// setLink sends one RTM_NEWLINK (no create) and waits for the ack.
+func (a *Adapter) setLink(c executor, m *rtnetlink.LinkMessage) error {
+	_, err := a.exec(c, m, unix.RTM_NEWLINK, netlink.Request|netlink.Acknowledge)
+	return err
+}
+
+func (a *Adapter) getByName(c executor, name string) (rtnetlink.LinkMessage, error) {
+	return a.getLink(c, &rtnetlink.LinkMessage{Attributes: &rtnetlink.LinkAttributes{Name: name, ExtMask: &extMask}})
+}
+
+func (a *Adapter) getByIndex(c executor, index int) (rtnetlink.LinkMessage, error) {
+	return a.getLink(c, &rtnetlink.LinkMessage{Index: uint32(index), Attributes: &rtnetlink.LinkAttributes{ExtMask: &extMask}})
+}
+
+func (a *Adapter) getLink(c executor, req *rtnetlink.LinkMessage) (rtnetlink.LinkMessage, error) {
+	msgs, err := a.exec(c, req, unix.RTM_GETLINK, netlink.Request)
+	if err != nil {
+		return rtnetlink.LinkMessage{}, err
+	}
+	for _, m := range msgs {
+		if lm, ok := m.(*rtnetlink.LinkMessage); ok {
+			return *lm, nil
+		}
+	}
+	return rtnetlink.LinkMessage{}, fmt.Errorf("no link in the kernel's reply: %w", unix.ENODEV)
+}
+
+// dump lists the namespace's links; with master set, the kernel returns
+// only that master's ports (IFLA_MASTER dump filter, strict socket).
+func (a *Adapter) dump(c executor, master *uint32) ([]rtnetlink.LinkMessage, error) {
+	req := &rtnetlink.LinkMessage{Attributes: &rtnetlink.LinkAttributes{ExtMask: &extMask, Master: master}}
+	msgs, err := a.exec(c, req, unix.RTM_GETLINK, netlink.Request|netlink.Dump)
+	if err != nil {
+		return nil, err
+	}
+	var out []rtnetlink.LinkMessage
+	for _, m := range msgs {
+		lm, ok := m.(*rtnetlink.LinkMessage)
+		if !ok {
+			continue
+		}
+		// Kernels without the filter return every link; filter here too.
+		if master != nil && (lm.Attributes == nil || lm.Attributes.Master == nil || *lm.Attributes.Master != *master) {
+			continue
+		}
+		out = append(out, *lm)
+	}
+	return out, nil
+}
+
+// describe names a link for an error message, at the cost of one lookup
+// (error paths only).
+func (a *Adapter) describe(c executor, index int) string {
+	if m, err := a.getByIndex(c, index); err == nil && m.Attributes != nil {
+		return fmt.Sprintf("%s (ifindex %d)", m.Attributes.Name, index)
+	}
+	return fmt.Sprintf("ifindex %d", index)
+}
