@@ -73,6 +73,7 @@ func (s *Service) observe(ctx context.Context, req Request, spec domain.BondSpec
 	in := domain.AddInput{Spec: spec}
 	if _, err := s.d.Links.Link(ctx, req.Netns, spec.Name); err == nil {
 		in.IfnameTaken = true
+		return in, nil // PlanAdd refuses it; nothing else matters
 	} else if !errors.Is(err, domain.ErrNotFound) {
 		return in, wrapPort(err, "looking up %q in the pod", spec.Name)
 	}

@@ -37,7 +37,16 @@ func (s *Service) Del(ctx context.Context, req Request) error {
 	var errs []error
 	if perr == nil && cfg.IPAMType != "" {
 		if err := s.d.IPAM.Del(ctx, cfg.IPAMType, conf, req.Invocation); err != nil {
-			errs = append(errs, domain.Errorf(domain.CodeIPAMFailed, "IPAM plugin %q DEL: %w", cfg.IPAMType, err))
+			err = domain.Errorf(domain.CodeIPAMFailed, "IPAM plugin %q DEL: %w", cfg.IPAMType, err)
+			if haveRec {
+				errs = append(errs, err)
+			} else {
+				// The record is written before IPAM ADD and removed only after
+				// a complete rollback or DEL, so without one IPAM holds
+				// nothing of ours: a failing IPAM DEL must not keep the pod
+				// Terminating.
+				s.log.Warn("IPAM DEL failed for an attachment with no record; ignoring", "err", err)
+			}
 		}
 	}
 
