@@ -36,6 +36,16 @@ func (s *Service) Add(ctx context.Context, req Request) (domain.Result, error) {
 		return domain.Result{}, domain.Errorf(domain.CodeIOFailure, "reading attachment record: %w", err)
 	}
 
+	if !spec.LinksInContainer {
+		// Host links are shared by every pod on the node: claim them before
+		// looking, so two ADDs racing for the same NIC serialise and the
+		// loser sees it gone (or enslaved) when its turn comes.
+		release, err := s.claimHostLinks(ctx, spec.Links, req)
+		if err != nil {
+			return domain.Result{}, err
+		}
+		defer release()
+	}
 	in, err := s.observe(ctx, req, spec)
 	if err != nil {
 		return domain.Result{}, err
@@ -86,6 +96,9 @@ func (s *Service) observe(ctx context.Context, req Request, spec domain.BondSpec
 		if errors.Is(err, domain.ErrNotFound) {
 			hint := ""
 			if !spec.LinksInContainer {
+				if h := s.holderOf(ctx, name); h != "" {
+					return in, domain.Errorf(domain.CodeLinkBusy, "links: %q is not in the host netns: it is held by %s", name, h)
+				}
 				hint = " (set \"linksInContainer\": true if an earlier plugin put it in the pod)"
 			}
 			return in, domain.Errorf(domain.CodeLinkNotFound, "links: %q not found in the %s netns%s", name, whereName, hint)

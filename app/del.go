@@ -60,6 +60,18 @@ func (s *Service) Del(ctx context.Context, req Request) error {
 			errs = append(errs, err)
 		}
 	}
+	if haveRec && !rec.LinksInContainer && len(rec.Links) > 0 {
+		// Returning links to the host races with ADDs that want them.
+		var names []string
+		for _, l := range rec.Links {
+			names = append(names, l.Name)
+		}
+		release, err := s.claimHostLinks(ctx, names, req)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	if haveRec {
 		for _, l := range rec.Links {
 			if err := s.returnLink(ctx, rec, pod, podAlive, l); err != nil {

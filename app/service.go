@@ -24,6 +24,10 @@ type Deps struct {
 	Props      ports.LinkProps
 	IPAM       ports.IPAM
 	Store      ports.Store
+	Locks      ports.Locks
+	// LockWait bounds the wait for a host link another ADD or DEL holds;
+	// default 10s. A timeout answers code 11 (try again later).
+	LockWait time.Duration
 	// Now defaults to time.Now.
 	Now func() time.Time
 	// Log defaults to a logger that discards.
@@ -38,8 +42,11 @@ type Service struct {
 
 // New returns a Service; every port must be set.
 func New(d Deps) (*Service, error) {
-	if d.Links == nil || d.Bonds == nil || d.Addresses == nil || d.Namespaces == nil || d.Props == nil || d.IPAM == nil || d.Store == nil {
+	if d.Links == nil || d.Bonds == nil || d.Addresses == nil || d.Namespaces == nil || d.Props == nil || d.IPAM == nil || d.Store == nil || d.Locks == nil {
 		return nil, errors.New("app: every port must be provided")
+	}
+	if d.LockWait <= 0 {
+		d.LockWait = 10 * time.Second
 	}
 	if d.Now == nil {
 		d.Now = time.Now
@@ -118,4 +125,48 @@ func wrapPort(err error, format string, args ...any) error {
 		code = coded.Code
 	}
 	return domain.Errorf(code, "%s: %w", fmt.Sprintf(format, args...), err)
+}
+
+// claimHostLinks locks the named host links for this attachment, bounded by
+// LockWait; a timeout is code 11 so the runtime retries.
+func (s *Service) claimHostLinks(ctx context.Context, names []string, req Request) (func(), error) {
+	podNS, podName := podRef(req.Args)
+	owner := "container " + req.ContainerID
+	if podName != "" {
+		owner += " (pod " + podNS + "/" + podName + ")"
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.d.LockWait)
+	defer cancel()
+	release, err := s.d.Locks.Claim(ctx, names, owner)
+	if err != nil {
+		if errors.Is(err, domain.ErrBusy) {
+			return nil, domain.Errorf(domain.CodeTryAgainLater, "links: %w", err)
+		}
+		return nil, domain.Errorf(domain.CodeIOFailure, "locking host links: %w", err)
+	}
+	return release, nil
+}
+
+// holderOf names the recorded attachment that holds a host link, for the
+// error a losing racer gets; "" if none is recorded.
+func (s *Service) holderOf(ctx context.Context, link string) string {
+	recs, err := s.d.Store.List(ctx)
+	if err != nil {
+		return ""
+	}
+	for _, r := range recs {
+		if r.LinksInContainer {
+			continue
+		}
+		for _, l := range r.Links {
+			if l.Name == link {
+				h := "container " + r.ID.ContainerID
+				if r.PodName != "" {
+					h += " (pod " + r.PodNamespace + "/" + r.PodName + ")"
+				}
+				return h
+			}
+		}
+	}
+	return ""
 }

@@ -105,3 +105,13 @@ type Store interface {
 	Delete(ctx context.Context, id domain.AttachmentID) error
 	List(ctx context.Context) ([]domain.Attachment, error)
 }
+
+// Locks serialises work on shared host resources across plugin processes.
+type Locks interface {
+	// Claim takes an exclusive lock on each named host link for owner (a
+	// description such as the container ID), in a fixed order so that two
+	// claims cannot deadlock, waiting until ctx is done. On timeout the error
+	// wraps domain.ErrBusy and names the link and its current owner. The
+	// returned release drops every lock; it is safe to call more than once.
+	Claim(ctx context.Context, links []string, owner string) (release func(), err error)
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bondcni/bond/adapters/cni"
 	"github.com/bondcni/bond/adapters/ipam"
+	"github.com/bondcni/bond/adapters/locks"
 	"github.com/bondcni/bond/adapters/logging"
 	"github.com/bondcni/bond/adapters/netns"
 	"github.com/bondcni/bond/adapters/rtnl"
@@ -39,10 +40,11 @@ func init() { runtime.LockOSThread() }
 type Env struct {
 	StateDir string // BOND_STATE_DIR, default /var/lib/cni/bond
 	LogLevel string // BOND_LOG_LEVEL, default warn (the config's logLevel wins)
+	LockDir  string // BOND_LOCK_DIR, default /run/bond-cni/locks
 }
 
 func main() {
-	env := Env{StateDir: os.Getenv("BOND_STATE_DIR"), LogLevel: os.Getenv("BOND_LOG_LEVEL")}
+	env := Env{StateDir: os.Getenv("BOND_STATE_DIR"), LogLevel: os.Getenv("BOND_LOG_LEVEL"), LockDir: os.Getenv("BOND_LOCK_DIR")}
 	// The one Invoke runs the CNI call; fx.New returns when it is done.
 	var e *types.Error
 	app := fx.New(
@@ -80,6 +82,7 @@ func Module(env Env) fx.Option {
 			fx.Annotate(func() sysfs.Props { return sysfs.Props{} }, fx.As(new(ports.LinkProps))),
 			fx.Annotate(func() *ipam.Delegate { return ipam.New(nil) }, fx.As(new(ports.IPAM))),
 			fx.Annotate(func(e Env) *state.Store { return state.New(e.StateDir) }, fx.As(new(ports.Store))),
+			fx.Annotate(func(e Env) *locks.Files { return locks.New(e.LockDir) }, fx.As(new(ports.Locks))),
 			newService,
 			newPlugin,
 		),
@@ -98,13 +101,14 @@ type serviceDeps struct {
 	Props      ports.LinkProps
 	IPAM       ports.IPAM
 	Store      ports.Store
+	Locks      ports.Locks
 	Sink       *logging.Sink
 }
 
 func newService(d serviceDeps) (*app.Service, error) {
 	return app.New(app.Deps{
 		Links: d.Links, Bonds: d.Bonds, Addresses: d.Addresses, Namespaces: d.Namespaces,
-		Props: d.Props, IPAM: d.IPAM, Store: d.Store, Log: d.Sink.Logger(),
+		Props: d.Props, IPAM: d.IPAM, Store: d.Store, Locks: d.Locks, Log: d.Sink.Logger(),
 	})
 }
 
