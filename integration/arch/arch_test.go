@@ -32,7 +32,7 @@ func repoRoot(t *testing.T) string {
 
 func goList(t *testing.T, args ...string) []pkg {
 	t.Helper()
-	cmd := exec.Command("go", append([]string{"list"}, args...)...)
+	cmd := exec.Command("go", append([]string{"list", "-e"}, args...)...)
 	cmd.Dir = repoRoot(t)
 	out, err := cmd.Output()
 	require.NoError(t, err, "go list %v", args)
