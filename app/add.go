@@ -131,6 +131,9 @@ type addRun struct {
 func (r *addRun) execute(ctx context.Context, steps []domain.Step) error {
 	var done []domain.Step
 	for _, st := range steps {
+		if r.s.d.BeforeStep != nil {
+			r.s.d.BeforeStep(st)
+		}
 		if err := r.do(ctx, st); err != nil {
 			r.s.log.Error("ADD step failed; undoing", "step", st.String(), "err", err)
 			if uerr := r.undo(ctx, done); uerr != nil {

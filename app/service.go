@@ -28,6 +28,10 @@ type Deps struct {
 	// LockWait bounds the wait for a host link another ADD or DEL holds;
 	// default 10s. A timeout answers code 11 (try again later).
 	LockWait time.Duration
+	// BeforeStep, if set, is called before each ADD step runs. Production
+	// leaves it nil; the crash tests build the binary with a hook that
+	// pauses at a named step so they can SIGKILL the plugin there.
+	BeforeStep func(domain.Step)
 	// Now defaults to time.Now.
 	Now func() time.Time
 	// Log defaults to a logger that discards.

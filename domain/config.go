@@ -10,6 +10,10 @@ import (
 	"strings"
 )
 
+// MaxConfigBytes bounds the network config: a real one is a few hundred
+// bytes, and runtimes keep it in their caches and in every delegate's stdin.
+const MaxConfigBytes = 1 << 20
+
 // Config is a bond network config as the runtime sends it on stdin, decoded
 // with the types operators actually write (see ParseConfig).
 type Config struct {
@@ -80,6 +84,9 @@ var cniKeys = []string{
 // Errors are CodeDecode when data is not a JSON object, else
 // CodeInvalidConfig naming the key, the value and what is allowed.
 func ParseConfig(data []byte) (*Config, error) {
+	if len(data) > MaxConfigBytes {
+		return nil, Errorf(CodeInvalidConfig, "network config: got %d bytes, want at most %d", len(data), MaxConfigBytes)
+	}
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		what := "empty input"

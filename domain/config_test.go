@@ -282,7 +282,7 @@ func TestParseConfigRejects(t *testing.T) {
 }
 
 func TestParseConfigLongValueIsClipped(t *testing.T) {
-	long := strings.Repeat("x", 1<<20)
+	long := strings.Repeat("x", 512<<10)
 	_, err := ParseConfig(conf(map[string]any{"miimon": long}))
 	require.Error(t, err)
 	assert.Less(t, len(err.Error()), 300)
@@ -294,10 +294,10 @@ func TestParseConfigHostileInputs(t *testing.T) {
 	for i := range links {
 		links[i] = fmt.Sprintf("eth%d", i)
 	}
-	bigString := strings.Repeat("a", 10<<20)
+	bigString := strings.Repeat("a", 900<<10)
 	tests := map[string][]byte{
-		"10 MB name":        conf(map[string]any{"name": bigString}),
-		"10 MB unknown":     conf(map[string]any{"blob": bigString}),
+		"900 KB name":       conf(map[string]any{"name": bigString}),
+		"900 KB unknown":    conf(map[string]any{"blob": bigString}),
 		"deep nesting":      []byte(`{"x":` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + `}`),
 		"deep in ipam":      conf(map[string]any{"ipam": raw(`{"type":"x","y":` + strings.Repeat(`{"a":`, 5000) + "1" + strings.Repeat("}", 5000) + `}`)}),
 		"1000 links":        conf(map[string]any{"links": links}),
@@ -440,4 +440,12 @@ func BenchmarkParseAndValidate(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func TestParseConfigRefusesOversizedConfig(t *testing.T) {
+	data := conf(map[string]any{"blob": strings.Repeat("a", 10<<20)})
+	_, err := ParseConfig(data)
+	require.Error(t, err)
+	assert.Equal(t, CodeInvalidConfig, CodeOf(err, 0))
+	assert.Contains(t, err.Error(), "at most 1048576")
 }

@@ -109,6 +109,7 @@ func newService(d serviceDeps) (*app.Service, error) {
 	return app.New(app.Deps{
 		Links: d.Links, Bonds: d.Bonds, Addresses: d.Addresses, Namespaces: d.Namespaces,
 		Props: d.Props, IPAM: d.IPAM, Store: d.Store, Locks: d.Locks, Log: d.Sink.Logger(),
+		BeforeStep: testHook(),
 	})
 }
 
