@@ -269,6 +269,16 @@ func (r *addRun) result() domain.Result {
 		Interfaces: []domain.Interface{{Name: b.Name, MAC: b.MAC.String(), MTU: b.MTU, Sandbox: string(r.req.Netns)}},
 		IPs:        r.ipam.IPs,
 		Routes:     r.ipam.Routes,
-		DNS:        r.ipam.DNS,
+		DNS:        r.dns(),
 	}
+}
+
+// dns is IPAM's DNS, or the config's own "dns" when IPAM gave none (as
+// bond-cni did).
+func (r *addRun) dns() domain.DNS {
+	d := r.ipam.DNS
+	if len(d.Nameservers) == 0 && d.Domain == "" && len(d.Search) == 0 && len(d.Options) == 0 {
+		return r.cfg.DNS
+	}
+	return d
 }

@@ -63,7 +63,7 @@ func (a *Adapter) CreateBond(ctx context.Context, ns domain.Netns, spec domain.B
 	if err != nil {
 		return domain.Link{}, wrap(op+": reading it back", err)
 	}
-	return linkFrom(m), nil
+	return m.link(), nil
 }
 
 // Enslave enslaves a link in two messages (bonding-kernel-rules.md §4.3):
@@ -77,6 +77,17 @@ func (a *Adapter) Enslave(ctx context.Context, ns domain.Netns, bondIndex, slave
 	c, err := a.conn(ns)
 	if err != nil {
 		return err
+	}
+	// IFLA_MASTER on a link enslaved elsewhere silently moves it to the new
+	// master, so check first; enslaving it to its own bond again is a no-op.
+	cur, err := a.getByIndex(c, slaveIndex)
+	if err != nil {
+		return wrap(fmt.Sprintf("enslaving ifindex %d in %s", slaveIndex, nsName(ns)), err)
+	}
+	if m := cur.link().MasterIndex; m == bondIndex {
+		return nil
+	} else if m != 0 {
+		return fmt.Errorf("enslaving %s: already enslaved to %s: %w", a.describe(c, slaveIndex), a.describe(c, m), domain.ErrBusy)
 	}
 	if err := a.setLink(c, flagsMsg(slaveIndex, false)); err != nil {
 		return wrap(fmt.Sprintf("enslaving %s: setting it down", a.describe(c, slaveIndex)), err)
@@ -130,7 +141,7 @@ func (a *Adapter) Bond(ctx context.Context, ns domain.Netns, name string) (domai
 	if err != nil {
 		return domain.BondState{}, wrap(op, err)
 	}
-	st := domain.BondState{Link: linkFrom(m)}
+	st := domain.BondState{Link: m.link()}
 	var data *driver.Bond
 	if m.Attributes != nil && m.Attributes.Info != nil {
 		data, _ = m.Attributes.Info.Data.(*driver.Bond)
@@ -152,7 +163,7 @@ func (a *Adapter) Bond(ctx context.Context, ns domain.Netns, name string) (domai
 		if p.Attributes != nil && p.Attributes.Info != nil {
 			sd, _ = p.Attributes.Info.SlaveData.(*driver.BondSlave)
 		}
-		l := linkFrom(p)
+		l := p.link()
 		names[p.Index] = l.Name
 		st.Slaves = append(st.Slaves, slaveFrom(l, sd))
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/jsimonetti/rtnetlink/v2"
 	_ "github.com/jsimonetti/rtnetlink/v2/driver" // registers the bond and veth link drivers
 	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/bondcni/bond/adapters/netns"
 	"github.com/bondcni/bond/domain"
@@ -38,8 +39,42 @@ type dialFunc func(fd int) (executor, error)
 func dialStrict(fd int) (executor, error) {
 	// Strict: extended acks (the kernel's extack text lands in errors) and
 	// strict checking of dump requests (kernel-side filters).
-	return rtnetlink.Dial(&netlink.Config{NetNS: fd, Strict: true})
+	cfg := &netlink.Config{NetNS: fd, Strict: true}
+	c, err := rtnetlink.Dial(cfg)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := netlink.Dial(unix.NETLINK_ROUTE, cfg)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return &strictConn{Conn: c, raw: raw}, nil
 }
+
+// rawExecutor is an executor that can also return the kernel's replies
+// undecoded, for the link attributes rtnetlink does not decode
+// (IFLA_MIN_MTU, IFLA_MAX_MTU).
+type rawExecutor interface {
+	ExecuteRaw(m rtnetlink.Message, typ uint16, flags netlink.HeaderFlags) ([]netlink.Message, error)
+}
+
+// strictConn is the production executor: an rtnetlink connection, and a
+// second socket in the same namespace for the raw requests.
+type strictConn struct {
+	*rtnetlink.Conn
+	raw *netlink.Conn
+}
+
+func (s *strictConn) ExecuteRaw(m rtnetlink.Message, typ uint16, flags netlink.HeaderFlags) ([]netlink.Message, error) {
+	data, err := m.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return s.raw.Execute(netlink.Message{Header: netlink.Header{Type: netlink.HeaderType(typ), Flags: flags}, Data: data})
+}
+
+func (s *strictConn) Close() error { return errors.Join(s.Conn.Close(), s.raw.Close()) }
 
 // Adapter is a ports.Links, ports.Bonds and ports.Addresses on rtnetlink.
 // It is safe for concurrent use. Close it when done.

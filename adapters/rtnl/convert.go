@@ -8,6 +8,7 @@ import (
 
 	"github.com/jsimonetti/rtnetlink/v2"
 	"github.com/jsimonetti/rtnetlink/v2/driver"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/bondcni/bond/domain"
@@ -49,6 +50,45 @@ func linkFrom(m rtnetlink.LinkMessage) domain.Link {
 		l.IsMaster = true
 	}
 	return l
+}
+
+// linkReply is one link as the kernel reported it: the decoded message,
+// and the MTU range the driver accepts (IFLA_MIN_MTU, IFLA_MAX_MTU), which
+// rtnetlink does not decode (0 when not read).
+type linkReply struct {
+	rtnetlink.LinkMessage
+	minMTU, maxMTU int
+}
+
+// link converts the reply to the domain's view of a link.
+func (r linkReply) link() domain.Link {
+	l := linkFrom(r.LinkMessage)
+	l.MinMTU, l.MaxMTU = r.minMTU, r.maxMTU
+	return l
+}
+
+// replyFromRaw decodes an RTM_NEWLINK message body, MTU range included.
+func replyFromRaw(data []byte) (linkReply, error) {
+	var r linkReply
+	if err := r.LinkMessage.UnmarshalBinary(data); err != nil {
+		return linkReply{}, fmt.Errorf("decoding link message: %w", err)
+	}
+	ad, err := netlink.NewAttributeDecoder(data[unix.SizeofIfInfomsg:]) // UnmarshalBinary checked the length
+	if err != nil {
+		return linkReply{}, fmt.Errorf("decoding link attributes: %w", err)
+	}
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.IFLA_MIN_MTU:
+			r.minMTU = int(ad.Uint32())
+		case unix.IFLA_MAX_MTU:
+			r.maxMTU = int(ad.Uint32())
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return linkReply{}, fmt.Errorf("decoding link attributes: %w", err)
+	}
+	return r, nil
 }
 
 func cloneMAC(b net.HardwareAddr) net.HardwareAddr {

@@ -32,7 +32,7 @@ func (a *Adapter) Link(ctx context.Context, ns domain.Netns, name string) (domai
 	if err != nil {
 		return domain.Link{}, wrap(fmt.Sprintf("looking up link %s in %s", name, nsName(ns)), err)
 	}
-	return linkFrom(m), nil
+	return m.link(), nil
 }
 
 // LinkByIndex looks a link up by ifindex.
@@ -48,7 +48,7 @@ func (a *Adapter) LinkByIndex(ctx context.Context, ns domain.Netns, index int) (
 	if err != nil {
 		return domain.Link{}, wrap(fmt.Sprintf("looking up ifindex %d in %s", index, nsName(ns)), err)
 	}
-	return linkFrom(m), nil
+	return m.link(), nil
 }
 
 // LinkByMAC dumps the namespace's links and returns the first whose current
@@ -66,7 +66,7 @@ func (a *Adapter) LinkByMAC(ctx context.Context, ns domain.Netns, mac net.Hardwa
 		return domain.Link{}, wrap(fmt.Sprintf("listing links in %s", nsName(ns)), err)
 	}
 	for _, m := range links {
-		l := linkFrom(m)
+		l := m.link()
 		if bytes.Equal(l.MAC, mac) || (l.PermMAC != nil && bytes.Equal(l.PermMAC, mac)) {
 			return l, nil
 		}
@@ -115,7 +115,7 @@ func (a *Adapter) Move(ctx context.Context, from domain.Netns, index int, to dom
 	if err != nil {
 		return domain.Link{}, wrap(op+": reading it back", err)
 	}
-	return linkFrom(m), nil
+	return m.link(), nil
 }
 
 // Restore gives a link back its recorded name, MTU, MAC and admin state,
@@ -134,7 +134,7 @@ func (a *Adapter) Restore(ctx context.Context, ns domain.Netns, index int, want 
 	if err != nil {
 		return wrap(fmt.Sprintf("restoring ifindex %d in %s", index, nsName(ns)), err)
 	}
-	cur := linkFrom(m)
+	cur := m.link()
 	op := fmt.Sprintf("restoring %s (ifindex %d) in %s", cur.Name, index, nsName(ns))
 	rename := want.Name != "" && want.Name != cur.Name
 	mac := want.HardwareAddr()
@@ -215,46 +215,75 @@ func (a *Adapter) setLink(c executor, m *rtnetlink.LinkMessage) error {
 	return err
 }
 
-func (a *Adapter) getByName(c executor, name string) (rtnetlink.LinkMessage, error) {
+func (a *Adapter) getByName(c executor, name string) (linkReply, error) {
 	return a.getLink(c, &rtnetlink.LinkMessage{Attributes: &rtnetlink.LinkAttributes{Name: name, ExtMask: &extMask}})
 }
 
-func (a *Adapter) getByIndex(c executor, index int) (rtnetlink.LinkMessage, error) {
+func (a *Adapter) getByIndex(c executor, index int) (linkReply, error) {
 	return a.getLink(c, &rtnetlink.LinkMessage{Index: uint32(index), Attributes: &rtnetlink.LinkAttributes{ExtMask: &extMask}})
 }
 
-func (a *Adapter) getLink(c executor, req *rtnetlink.LinkMessage) (rtnetlink.LinkMessage, error) {
-	msgs, err := a.exec(c, req, unix.RTM_GETLINK, netlink.Request)
+func (a *Adapter) getLink(c executor, req *rtnetlink.LinkMessage) (linkReply, error) {
+	links, err := a.execLinks(c, req, netlink.Request)
 	if err != nil {
-		return rtnetlink.LinkMessage{}, err
+		return linkReply{}, err
 	}
-	for _, m := range msgs {
-		if lm, ok := m.(*rtnetlink.LinkMessage); ok {
-			return *lm, nil
-		}
+	if len(links) == 0 {
+		return linkReply{}, fmt.Errorf("no link in the kernel's reply: %w", unix.ENODEV)
 	}
-	return rtnetlink.LinkMessage{}, fmt.Errorf("no link in the kernel's reply: %w", unix.ENODEV)
+	return links[0], nil
 }
 
 // dump lists the namespace's links; with master set, the kernel returns
 // only that master's ports (IFLA_MASTER dump filter, strict socket).
-func (a *Adapter) dump(c executor, master *uint32) ([]rtnetlink.LinkMessage, error) {
+func (a *Adapter) dump(c executor, master *uint32) ([]linkReply, error) {
 	req := &rtnetlink.LinkMessage{Attributes: &rtnetlink.LinkAttributes{ExtMask: &extMask, Master: master}}
-	msgs, err := a.exec(c, req, unix.RTM_GETLINK, netlink.Request|netlink.Dump)
+	links, err := a.execLinks(c, req, netlink.Request|netlink.Dump)
 	if err != nil {
 		return nil, err
 	}
-	var out []rtnetlink.LinkMessage
-	for _, m := range msgs {
-		lm, ok := m.(*rtnetlink.LinkMessage)
-		if !ok {
-			continue
-		}
+	var out []linkReply
+	for _, l := range links {
 		// Kernels without the filter return every link; filter here too.
-		if master != nil && (lm.Attributes == nil || lm.Attributes.Master == nil || *lm.Attributes.Master != *master) {
+		if master != nil && (l.Attributes == nil || l.Attributes.Master == nil || *l.Attributes.Master != *master) {
 			continue
 		}
-		out = append(out, *lm)
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// execLinks sends one RTM_GETLINK and returns the links of the reply. On a
+// connection that returns raw replies it also reads each link's MTU range,
+// which rtnetlink does not decode; still one round trip.
+func (a *Adapter) execLinks(c executor, req *rtnetlink.LinkMessage, flags netlink.HeaderFlags) ([]linkReply, error) {
+	var out []linkReply
+	if rc, ok := c.(rawExecutor); ok {
+		a.trips.Add(1)
+		msgs, err := rc.ExecuteRaw(req, unix.RTM_GETLINK, flags)
+		if err != nil {
+			return nil, err
+		}
+		for _, nm := range msgs {
+			if nm.Header.Type != unix.RTM_NEWLINK {
+				continue
+			}
+			r, err := replyFromRaw(nm.Data)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		return out, nil
+	}
+	msgs, err := a.exec(c, req, unix.RTM_GETLINK, flags)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range msgs {
+		if lm, ok := m.(*rtnetlink.LinkMessage); ok {
+			out = append(out, linkReply{LinkMessage: *lm})
+		}
 	}
 	return out, nil
 }

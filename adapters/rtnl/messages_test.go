@@ -19,21 +19,27 @@ import (
 // no privilege); the fake kernel ignores which namespace it serves.
 
 func TestEnslaveSendsDownThenMasterWithoutFlags(t *testing.T) {
-	a, f := newFake(t, nil)
+	a, f := newFake(t, func(r request) ([]rtnetlink.Message, error) {
+		if r.typ == unix.RTM_GETLINK {
+			return []rtnetlink.Message{linkMsg(4, "eth1", 0, nil)}, nil
+		}
+		return nil, nil
+	})
 	require.NoError(t, a.Enslave(context.Background(), domain.HostNetns, 10, 4))
-	require.Len(t, f.reqs, 2)
+	require.Len(t, f.reqs, 3)
+	assert.Equal(t, uint16(unix.RTM_GETLINK), f.reqs[0].typ, "checks the link has no master first")
 
-	down := f.reqs[0].link(t)
-	assert.Equal(t, uint16(unix.RTM_NEWLINK), f.reqs[0].typ)
-	assert.Zero(t, f.reqs[0].flags&netlink.Create)
+	down := f.reqs[1].link(t)
+	assert.Equal(t, uint16(unix.RTM_NEWLINK), f.reqs[1].typ)
+	assert.Zero(t, f.reqs[1].flags&netlink.Create)
 	assert.Equal(t, &rtnetlink.LinkMessage{Index: 4, Flags: 0, Change: unix.IFF_UP}, down)
 
-	master := f.reqs[1].link(t)
+	master := f.reqs[2].link(t)
 	assert.Equal(t, uint32(4), master.Index)
 	assert.Zero(t, master.Flags)
 	assert.Zero(t, master.Change, "no flag change with IFLA_MASTER")
 	assert.Equal(t, &rtnetlink.LinkAttributes{Master: ptr[uint32](10)}, master.Attributes)
-	assert.Equal(t, uint64(2), a.RoundTrips())
+	assert.Equal(t, uint64(3), a.RoundTrips())
 }
 
 func TestEnslaveErrorNamesLinksAndMapsErrno(t *testing.T) {

@@ -1,0 +1,50 @@
+package contract_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/bondcni/bond/adapters/contract"
+	"github.com/bondcni/bond/adapters/memory"
+	"github.com/bondcni/bond/domain"
+	"github.com/bondcni/bond/ports"
+)
+
+// memHarness runs the suites against memory.Kernel. Links are virtual
+// ("veth", 10000/full, carrier once up), like the real harness's veths.
+type memHarness struct {
+	k *memory.Kernel
+	n atomic.Int64
+}
+
+var _ contract.FileMaker = (*memHarness)(nil)
+
+func newMemHarness(*testing.T) contract.Harness { return &memHarness{k: memory.NewKernel()} }
+
+func (h *memHarness) Links() ports.Links           { return h.k }
+func (h *memHarness) Bonds() ports.Bonds           { return h.k }
+func (h *memHarness) Addresses() ports.Addresses   { return h.k }
+func (h *memHarness) Namespaces() ports.Namespaces { return h.k }
+
+func (h *memHarness) NewNetns(t *testing.T) domain.Netns {
+	return h.k.AddNetns(fmt.Sprintf("/run/netns/contract-%d", h.n.Add(1)))
+}
+
+func (h *memHarness) NewLink(t *testing.T, ns domain.Netns, name string, mtu int) domain.Link {
+	return h.k.AddVirtual(ns, "veth", name, mtu, nil)
+}
+
+func (h *memHarness) DestroyNetns(t *testing.T, ns domain.Netns) { h.k.DestroyNetns(ns) }
+
+func (h *memHarness) NewFile(t *testing.T) domain.Netns {
+	return h.k.AddFile(filepath.Join(t.TempDir(), "not-a-netns"))
+}
+
+func TestMemoryContracts(t *testing.T) {
+	t.Run("links", func(t *testing.T) { contract.RunLinksContract(t, newMemHarness) })
+	t.Run("bonds", func(t *testing.T) { contract.RunBondsContract(t, newMemHarness) })
+	t.Run("addresses", func(t *testing.T) { contract.RunAddressesContract(t, newMemHarness) })
+	t.Run("namespaces", func(t *testing.T) { contract.RunNamespacesContract(t, newMemHarness) })
+}

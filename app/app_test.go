@@ -1,0 +1,261 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bondcni/bond/adapters/memory"
+	"github.com/bondcni/bond/app"
+	"github.com/bondcni/bond/domain"
+	"github.com/bondcni/bond/ports"
+)
+
+// world is a node in memory: two physical host NICs, a pod netns, IPAM,
+// records and locks, and the use cases wired to them.
+type world struct {
+	t     testing.TB
+	k     *memory.Kernel
+	ipam  *memory.IPAM
+	store *memory.Store
+	locks *memory.Locks
+	svc   *app.Service
+	pod   domain.Netns
+}
+
+func newWorld(t testing.TB) *world {
+	w := &world{t: t, k: memory.NewKernel(), ipam: memory.NewIPAM("10.10.20.0/24"), store: memory.NewStore(), locks: memory.NewLocks()}
+	w.pod = w.k.AddNetns("/run/netns/pod")
+	for i, name := range []string{"eth1000", "eth1001"} {
+		w.k.AddPhysical(domain.HostNetns, name, 1500, net.HardwareAddr{0x52, 0x54, 0, 0, 0x10, byte(i)})
+		w.k.SetSpeed(domain.HostNetns, name, 10000, "full")
+	}
+	w.k.SetAdminUp(domain.HostNetns, "eth1001", true)
+	w.svc = w.service(nil)
+	return w
+}
+
+func (w *world) service(before func(domain.Step)) *app.Service {
+	svc, err := app.New(app.Deps{Links: w.k, Bonds: w.k, Addresses: w.k, Namespaces: w.k, Props: w.k,
+		IPAM: w.ipam, Store: w.store, Locks: w.locks, BeforeStep: before})
+	require.NoError(w.t, err)
+	return svc
+}
+
+// state is everything ADD may change on the node.
+func (w *world) state() string {
+	return fmt.Sprintf("%s\nipam=%v\nrecords=%d\nlocks=%d", w.k.Snapshot(), w.ipam.Allocations(), w.store.Len(), w.locks.Held())
+}
+
+const hostBondConf = `{"cniVersion":"1.1.0","name":"bond0","type":"bond","mode":"active-backup","miimon":"100",
+"failOverMac":1,"links":[{"name":"eth1000"},{"name":"eth1001"}],"ipam":{"type":"host-local"},
+"kubernetes":{"kubeconfig":"/x"},"datastore_type":"kubernetes"}`
+
+func (w *world) req(conf, ctr string) app.Request {
+	return app.Request{Invocation: ports.Invocation{ContainerID: ctr, Netns: w.pod, IfName: "net1", Path: "/opt/cni/bin",
+		Args: "K8S_POD_NAMESPACE=default;K8S_POD_NAME=p1"}, Config: []byte(conf)}
+}
+
+func TestAddThenDelRestoresTheNode(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	initial := w.state()
+
+	res, err := w.svc.Add(ctx, w.req(hostBondConf, "c1"))
+	require.NoError(t, err)
+	require.Len(t, res.Interfaces, 1)
+	assert.Equal(t, "net1", res.Interfaces[0].Name)
+	assert.Equal(t, string(w.pod), res.Interfaces[0].Sandbox)
+	bond, err := w.k.Bond(ctx, w.pod, "net1")
+	require.NoError(t, err)
+	assert.Len(t, bond.Slaves, 2)
+	assert.Equal(t, res.Interfaces[0].MAC, bond.Link.MAC.String())
+	assert.Equal(t, string(hostBondConf), string(w.ipam.LastConf()), "IPAM gets the whole config unchanged")
+	_, onHost := w.k.Peek(domain.HostNetns, "eth1000")
+	assert.False(t, onHost)
+
+	require.NoError(t, w.svc.Check(ctx, w.req(hostBondConf, "c1")))
+	require.NoError(t, w.svc.Del(ctx, w.req(hostBondConf, "c1")))
+	assert.Equal(t, initial, w.state())
+	require.NoError(t, w.svc.Del(ctx, w.req(hostBondConf, "c1")), "DEL twice")
+	assert.Equal(t, initial, w.state())
+}
+
+
+// Fail every step of ADD in turn: the node equals its initial state after
+// each failure — links, names, MTUs, MACs, admin state, IPAM, records.
+func TestFailEveryAddStepLeavesTheNodeAsFound(t *testing.T) {
+	ctx := context.Background()
+	injected := 0
+	for k := 0; ; k++ {
+		w := newWorld(t)
+		initial := w.state()
+		w.k.FailAfter(k, errors.New("injected kernel fault"))
+		_, err := w.svc.Add(ctx, w.req(hostBondConf, "c1"))
+		if err == nil {
+			require.Positive(t, k, "ADD must touch the kernel")
+			break
+		}
+		injected++
+		w.k.ClearFaults()
+		assert.Equal(t, initial, w.state(), "kernel fault at mutating op %d: %v", k, err)
+	}
+	for _, f := range []struct{ op string }{{"Add"}} {
+		w := newWorld(t)
+		initial := w.state()
+		w.ipam.FailOn(f.op, 1, errors.New("injected IPAM fault"))
+		_, err := w.svc.Add(ctx, w.req(hostBondConf, "c1"))
+		require.Error(t, err)
+		assert.Equal(t, initial, w.state(), "IPAM %s fault", f.op)
+		injected++
+	}
+	for nth := 1; nth <= 2; nth++ {
+		w := newWorld(t)
+		initial := w.state()
+		w.store.FailOn("Save", nth, errors.New("injected disk fault"))
+		_, err := w.svc.Add(ctx, w.req(hostBondConf, "c1"))
+		require.Error(t, err)
+		w.store.ClearFaults()
+		assert.Equal(t, initial, w.state(), "record save %d fault", nth)
+		injected++
+	}
+	t.Logf("FIGURE memory-add-faults-injected=%d", injected)
+}
+
+// DEL failing at step k: a second DEL completes the job.
+func TestFailEveryDelStepThenDelAgainCompletes(t *testing.T) {
+	ctx := context.Background()
+	for k := 0; ; k++ {
+		w := newWorld(t)
+		initial := w.state()
+		_, err := w.svc.Add(ctx, w.req(hostBondConf, "c1"))
+		require.NoError(t, err)
+		w.k.FailAfter(k, errors.New("injected kernel fault"))
+		err = w.svc.Del(ctx, w.req(hostBondConf, "c1"))
+		w.k.ClearFaults()
+		if err == nil {
+			assert.Equal(t, initial, w.state())
+			require.Positive(t, k)
+			break
+		}
+		require.NoError(t, w.svc.Del(ctx, w.req(hostBondConf, "c1")), "second DEL after a fault at op %d", k)
+		assert.Equal(t, initial, w.state(), "after a fault at op %d and a second DEL", k)
+	}
+}
+
+var errCrash = errors.New("simulated crash")
+
+// The plugin dies before each step of ADD (no undo runs); the DEL the
+// runtime sends next, from a new process, leaves the node as before.
+func TestCrashBeforeEveryAddStepThenDel(t *testing.T) {
+	ctx := context.Background()
+	probe := newWorld(t)
+	var steps []string
+	_, err := probe.service(func(s domain.Step) { steps = append(steps, s.String()) }).Add(ctx, probe.req(hostBondConf, "c1"))
+	require.NoError(t, err)
+	require.Greater(t, len(steps), 5)
+	for _, at := range steps {
+		t.Run(strings.ReplaceAll(at, " ", "_"), func(t *testing.T) {
+			w := newWorld(t)
+			initial := w.state()
+			crashing := w.service(func(s domain.Step) {
+				if s.String() == at {
+					panic(errCrash)
+				}
+			})
+			func() {
+				defer func() {
+					r := recover()
+					require.Equal(t, errCrash, r)
+				}()
+				_, _ = crashing.Add(ctx, w.req(hostBondConf, "c1"))
+			}()
+			// A crashed process leaves its locks to the kernel; here, to the
+			// fresh lock set of the next process.
+			w.locks = memory.NewLocks()
+			require.NoError(t, w.service(nil).Del(ctx, w.req(hostBondConf, "c1")))
+			assert.Equal(t, strings.Replace(initial, "locks=0", "", 1), strings.Replace(w.state(), "locks=0", "", 1))
+		})
+	}
+}
+
+func TestDelWithPodNetnsGoneReturnsRenamedNIC(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	initial := w.state()
+	_, err := w.svc.Add(ctx, w.req(hostBondConf, "c1"))
+	require.NoError(t, err)
+	// A squatter takes eth1000's name on the host; the pod netns dies.
+	squat := w.k.AddVirtual(domain.HostNetns, "dummy", "eth1000", 1500, nil)
+	w.k.DestroyNetns(w.pod)
+	_, back := w.k.Peek(domain.HostNetns, "eth1001")
+	require.True(t, back, "physical NICs return to the host")
+	require.NoError(t, w.k.Delete(ctx, domain.HostNetns, squat.Index))
+	require.NoError(t, w.svc.Del(ctx, w.req(hostBondConf, "c1")))
+	w.pod = w.k.AddNetns("/run/netns/pod") // the initial snapshot had it
+	assert.Equal(t, initial, w.state())
+}
+
+func TestRacingAddsForTheSameHostNICs(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	podB := w.k.AddNetns("/run/netns/podB")
+	reqB := w.req(hostBondConf, "c2")
+	reqB.Netns = podB
+	errs := make(chan error, 2)
+	go func() { _, err := w.svc.Add(ctx, w.req(hostBondConf, "c1")); errs <- err }()
+	go func() { _, err := w.svc.Add(ctx, reqB); errs <- err }()
+	e1, e2 := <-errs, <-errs
+	require.True(t, (e1 == nil) != (e2 == nil), "exactly one wins: %v / %v", e1, e2)
+	lost := e1
+	if lost == nil {
+		lost = e2
+	}
+	assert.Contains(t, lost.Error(), "eth1000")
+	assert.Contains(t, lost.Error(), "held by container")
+	assert.Equal(t, domain.CodeLinkBusy, domain.CodeOf(lost, 0))
+}
+
+func TestLockTimeoutIsTryAgainLater(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	release, err := w.locks.Claim(ctx, []string{"eth1001"}, "container other")
+	require.NoError(t, err)
+	defer release()
+	svc, err := app.New(app.Deps{Links: w.k, Bonds: w.k, Addresses: w.k, Namespaces: w.k, Props: w.k,
+		IPAM: w.ipam, Store: w.store, Locks: w.locks, LockWait: 20e6})
+	require.NoError(t, err)
+	before := w.state()
+	_, err = svc.Add(ctx, w.req(hostBondConf, "c1"))
+	require.Error(t, err)
+	assert.Equal(t, domain.CodeTryAgainLater, domain.CodeOf(err, 0))
+	assert.Contains(t, err.Error(), "container other")
+	release()
+	assert.Equal(t, strings.Replace(before, "locks=1", "locks=0", 1), w.state())
+}
+
+func TestGCCleansUnlistedAttachments(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	initial := w.state()
+	_, err := w.svc.Add(ctx, w.req(hostBondConf, "stale"))
+	require.NoError(t, err)
+	gc := strings.Replace(hostBondConf, `"name":"bond0"`, `"name":"bond0","cni.dev/valid-attachments":[{"containerID":"other","ifname":"net1"}]`, 1)
+	require.NoError(t, w.svc.GC(ctx, app.Request{Config: []byte(gc)}))
+	assert.Equal(t, initial, w.state())
+}
+
+func TestStatusAsksIPAM(t *testing.T) {
+	w := newWorld(t)
+	require.NoError(t, w.svc.Status(context.Background(), w.req(hostBondConf, "")))
+	w.ipam.FailOn("Status", 1, errors.New("not ready"))
+	err := w.svc.Status(context.Background(), w.req(hostBondConf, ""))
+	require.Error(t, err)
+	assert.Equal(t, domain.CodeNotAvailable, domain.CodeOf(err, 0))
+}
