@@ -87,7 +87,6 @@ func TestAddThenDelRestoresTheNode(t *testing.T) {
 	assert.Equal(t, initial, w.state())
 }
 
-
 // Fail every step of ADD in turn: the node equals its initial state after
 // each failure — links, names, MTUs, MACs, admin state, IPAM, records.
 func TestFailEveryAddStepLeavesTheNodeAsFound(t *testing.T) {
