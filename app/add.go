@@ -106,6 +106,11 @@ func (s *Service) observe(ctx context.Context, req Request, spec domain.BondSpec
 		if err != nil {
 			return in, wrapPort(err, "links: looking up %q in the %s netns", name, whereName)
 		}
+		if !spec.LinksInContainer && !spec.AllowUnsafeHostLinks {
+			if err := s.checkHostLinkSafe(ctx, l); err != nil {
+				return in, err
+			}
+		}
 		if spec.Options.Mode.NeedsLinkSpeed() {
 			if _, _, err := s.d.Props.Speed(ctx, where, name); err != nil {
 				return in, domain.Errorf(domain.CodeLinkUnusable, "links: %q cannot serve mode %s, which needs the driver to report speed and duplex: %w", name, spec.Options.Mode, err)
@@ -281,4 +286,26 @@ func (r *addRun) dns() domain.DNS {
 		return r.cfg.DNS
 	}
 	return d
+}
+
+// checkHostLinkSafe refuses a host link that looks like it carries the
+// node's own traffic: moving it into a pod would cut the node off. The
+// operator can opt in with "allowUnsafeHostLinks".
+func (s *Service) checkHostLinkSafe(ctx context.Context, l domain.Link) error {
+	const optIn = ` (set "allowUnsafeHostLinks": true if you really mean to move it into a pod)`
+	dflt, err := s.d.Addresses.CarriesDefaultRoute(ctx, domain.HostNetns, l.Index)
+	if err != nil {
+		return wrapPort(err, "links: checking the routes of %q on the host", l.Name)
+	}
+	if dflt {
+		return domain.Errorf(domain.CodeUnsafeHostLink, "links: %q carries the host's default route; refusing to move it into a pod%s", l.Name, optIn)
+	}
+	addrs, err := s.d.Addresses.Addresses(ctx, domain.HostNetns, l.Index)
+	if err != nil {
+		return wrapPort(err, "links: checking the addresses of %q on the host", l.Name)
+	}
+	if len(addrs) > 0 {
+		return domain.Errorf(domain.CodeUnsafeHostLink, "links: %q has the host address %s; refusing to move it into a pod%s", l.Name, addrs[0].Address, optIn)
+	}
+	return nil
 }

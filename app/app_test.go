@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -257,4 +259,63 @@ func TestStatusAsksIPAM(t *testing.T) {
 	err := w.svc.Status(context.Background(), w.req(hostBondConf, ""))
 	require.Error(t, err)
 	assert.Equal(t, domain.CodeNotAvailable, domain.CodeOf(err, 0))
+}
+
+func TestUnsafeHostLinksRefusedUnlessOptedIn(t *testing.T) {
+	ctx := context.Background()
+	cases := map[string]func(w *world){
+		"global address": func(w *world) {
+			w.k.AddAddress(domain.HostNetns, "eth1000", netip.MustParsePrefix("192.0.2.10/24"))
+		},
+		"default route": func(w *world) {
+			w.k.SetAdminUp(domain.HostNetns, "eth1001", true)
+			w.k.AddRoute(domain.HostNetns, "eth1001", domain.Route{Dst: netip.MustParsePrefix("::/0")})
+		},
+	}
+	for name, setup := range cases {
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t)
+			setup(w)
+			before := w.state()
+			_, err := w.svc.Add(ctx, w.req(hostBondConf, "c1"))
+			require.Error(t, err)
+			assert.Equal(t, domain.CodeUnsafeHostLink, domain.CodeOf(err, 0), err.Error())
+			assert.Contains(t, err.Error(), "allowUnsafeHostLinks")
+			assert.Equal(t, before, w.state(), "nothing changed")
+
+			optIn := strings.Replace(hostBondConf, `"failOverMac":1,`, `"failOverMac":1,"allowUnsafeHostLinks":true,`, 1)
+			_, err = w.svc.Add(ctx, w.req(optIn, "c1"))
+			require.NoError(t, err, "the explicit opt-in takes the link")
+		})
+	}
+}
+
+// A physical NIC that the kernel has not handed back yet must not keep the
+// pod Terminating: DEL succeeds after a bounded wait and keeps the record,
+// so GC can restore the NIC later.
+func TestDelDoesNotBlockOnANICStillAway(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	_, err := w.svc.Add(ctx, w.req(hostBondConf, "c1"))
+	require.NoError(t, err)
+	// The pod netns dies and eth1000 vanishes instead of coming back (as
+	// while the kernel's netns cleanup has not run yet).
+	l, ok := w.k.Peek(w.pod, "eth1000")
+	require.True(t, ok)
+	w.k.DestroyNetns(w.pod)
+	back, ok := w.k.Peek(domain.HostNetns, "eth1000")
+	require.True(t, ok)
+	require.Equal(t, l.Index, back.Index)
+	limbo := w.k.AddNetns("/run/netns/limbo") // where the NIC waits, out of reach
+	_, err = w.k.Move(ctx, domain.HostNetns, back.Index, limbo, "eth1000")
+	require.NoError(t, err)
+	svc, err := app.New(app.Deps{Links: w.k, Bonds: w.k, Addresses: w.k, Namespaces: w.k, Props: w.k,
+		IPAM: w.ipam, Store: w.store, Locks: w.locks, ReturnWait: 100 * time.Millisecond})
+	require.NoError(t, err)
+	start := time.Now()
+	require.NoError(t, svc.Del(ctx, w.req(hostBondConf, "c1")))
+	assert.Less(t, time.Since(start), 2*time.Second)
+	assert.Equal(t, 1, w.store.Len(), "record kept for GC")
+	_, ok = w.k.Peek(domain.HostNetns, "eth1001")
+	assert.True(t, ok, "the other NIC is restored")
 }

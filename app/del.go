@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/bondcni/bond/domain"
 )
@@ -72,9 +74,12 @@ func (s *Service) Del(ctx context.Context, req Request) error {
 		}
 		defer release()
 	}
+	away := 0
 	if haveRec {
 		for _, l := range rec.Links {
-			if err := s.returnLink(ctx, rec, pod, podAlive, l); err != nil {
+			if err := s.returnLink(ctx, rec, pod, podAlive, l); errors.Is(err, errStillAway) {
+				away++
+			} else if err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -82,6 +87,13 @@ func (s *Service) Del(ctx context.Context, req Request) error {
 	if len(errs) > 0 {
 		err := errors.Join(errs...)
 		return domain.Errorf(domain.CodeOf(errs[0], domain.CodeKernelRefused), "DEL %s/%s incomplete (run DEL again): %w", id.ContainerID, id.IfName, err)
+	}
+	if away > 0 {
+		// Never block pod deletion on a NIC the kernel has not handed back
+		// yet: succeed, and keep the record so GC (or a repeated DEL) can
+		// restore the NIC once it is back on the host.
+		s.log.Error("DEL: a physical link has not returned to the host yet; record kept for GC", "containerID", id.ContainerID, "ifname", id.IfName, "missing", away)
+		return nil
 	}
 	if haveRec {
 		if err := s.d.Store.Delete(ctx, id); err != nil && !errors.Is(err, domain.ErrNotFound) {
@@ -141,15 +153,33 @@ func (s *Service) returnLink(ctx context.Context, rec domain.Attachment, pod dom
 		return nil
 	}
 	l, found, err := s.findOnHost(ctx, orig)
+	// The kernel returns physical NICs from a dead netns asynchronously
+	// (netns cleanup runs in a workqueue, and only once nothing holds the
+	// netns), so wait a bounded while for one that is not back yet.
+	for deadline := s.d.Now().Add(s.d.ReturnWait); err == nil && !found && orig.Kind == "" && s.d.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		l, found, err = s.findOnHost(ctx, orig)
+	}
 	if err != nil {
 		return err
 	}
 	if !found {
-		s.log.Warn("recorded link is nowhere to be found; a virtual link dies with its netns", "link", orig.Name)
-		return nil
+		if orig.Kind != "" {
+			s.log.Info("recorded virtual link is gone; it died with its netns", "link", orig.Name, "kind", orig.Kind)
+			return nil
+		}
+		return fmt.Errorf("link %q (ifindex %d): %w", orig.Name, orig.Index, errStillAway)
 	}
 	return s.restore(ctx, domain.HostNetns, l.Index, orig, "host")
 }
+
+// errStillAway: a recorded physical link is neither in the pod nor back on
+// the host yet.
+var errStillAway = errors.New("not back on the host yet")
 
 // findOnHost finds a recorded host link that is back in the host netns,
 // possibly under a kernel-given name (devN) after its pod netns died: by

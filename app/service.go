@@ -28,6 +28,9 @@ type Deps struct {
 	// LockWait bounds the wait for a host link another ADD or DEL holds;
 	// default 10s. A timeout answers code 11 (try again later).
 	LockWait time.Duration
+	// ReturnWait bounds how long DEL waits for a physical NIC from a dead
+	// pod netns to come back to the host; default 5s.
+	ReturnWait time.Duration
 	// BeforeStep, if set, is called before each ADD step runs. Production
 	// leaves it nil; the crash tests build the binary with a hook that
 	// pauses at a named step so they can SIGKILL the plugin there.
@@ -51,6 +54,9 @@ func New(d Deps) (*Service, error) {
 	}
 	if d.LockWait <= 0 {
 		d.LockWait = 10 * time.Second
+	}
+	if d.ReturnWait <= 0 {
+		d.ReturnWait = 5 * time.Second
 	}
 	if d.Now == nil {
 		d.Now = time.Now

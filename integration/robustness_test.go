@@ -237,3 +237,42 @@ func TestBadInputRefusedWithoutChange(t *testing.T) {
 	}
 	t.Logf("FIGURE bad-inputs-on-kernel=%d", len(cases))
 }
+
+// A host NIC that carries the node's own traffic (a global address, the
+// default route) is refused unless the config opts in explicitly.
+func TestUnsafeHostNICRefused(t *testing.T) {
+	e := newCNI(t)
+	t.Run("global address", func(t *testing.T) {
+		kit.AddAddress(t, "", hostNIC1, "192.0.2.10/24")
+		before1, before2 := snap(t, "", hostNIC1), snap(t, "", hostNIC2)
+		pod := kit.NewNetns(t, "unsafe")
+		_, err := e.add(e.attachment(seedHostConf("1.1.0", ""), pod, "net1"))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "192.0.2.10/24")
+		assert.Contains(t, err.Error(), "allowUnsafeHostLinks")
+		assert.Equal(t, before1, snap(t, "", hostNIC1))
+		assert.Equal(t, before2, snap(t, "", hostNIC2))
+		assert.Contains(t, ipsOf(t, "", hostNIC1), "192.0.2.10/24", "address untouched")
+	})
+	t.Run("default route", func(t *testing.T) {
+		kit.SetUp(t, "", hostNIC2, true)
+		t.Cleanup(func() { kit.SetUp(t, "", hostNIC2, false) })
+		kit.AddAddress(t, "", hostNIC2, "192.0.2.20/24")
+		kit.AddDefaultRoute(t, "", hostNIC2, "192.0.2.1")
+		pod := kit.NewNetns(t, "unsafe")
+		_, err := e.add(e.attachment(seedHostConf("1.1.0", ""), pod, "net1"))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "default route")
+		assert.Contains(t, err.Error(), hostNIC2)
+		assert.False(t, absent(t, "", hostNIC2))
+	})
+	t.Run("explicit opt-in", func(t *testing.T) {
+		kit.AddAddress(t, "", hostNIC1, "192.0.2.10/24")
+		pod := kit.NewNetns(t, "unsafe")
+		conf := strings.Replace(seedHostConf("1.1.0", ""), `"failOverMac": 1,`, `"failOverMac": 1, "allowUnsafeHostLinks": true,`, 1)
+		a := e.attachment(conf, pod, "net1")
+		e.mustAdd(a)
+		require.NoError(t, e.del(a))
+		assert.False(t, absent(t, "", hostNIC1), "returned to the host")
+	})
+}

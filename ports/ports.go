@@ -57,8 +57,11 @@ type Addresses interface {
 	// Configure adds the addresses and routes to the link (which must be up
 	// for routes with a gateway).
 	Configure(ctx context.Context, ns domain.Netns, index int, ips []domain.IPConfig, routes []domain.Route) error
-	// Addresses lists the link's addresses.
+	// Addresses lists the link's global addresses.
 	Addresses(ctx context.Context, ns domain.Netns, index int) ([]domain.IPConfig, error)
+	// CarriesDefaultRoute reports whether a default route (IPv4 or IPv6,
+	// any table) goes out through the link.
+	CarriesDefaultRoute(ctx context.Context, ns domain.Netns, index int) (bool, error)
 }
 
 // Namespaces checks namespace paths.

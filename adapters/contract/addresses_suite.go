@@ -25,6 +25,24 @@ func RunAddressesContract(t *testing.T, mk HarnessMaker) {
 		return ns, l
 	}
 
+	t.Run("a default route through a link is seen on that link only", func(t *testing.T) {
+		h := mk(t)
+		ns, l := upLink(t, h)
+		other := h.NewLink(t, ns, "ct1", 0)
+		require.NoError(t, h.Links().SetUp(t.Context(), ns, other.Index, true))
+		has, err := h.Addresses().CarriesDefaultRoute(t.Context(), ns, l.Index)
+		require.NoError(t, err)
+		assert.False(t, has, "no route yet")
+		require.NoError(t, h.Addresses().Configure(t.Context(), ns, l.Index, []domain.IPConfig{{Address: v4}},
+			[]domain.Route{{Dst: netip.MustParsePrefix("0.0.0.0/0"), GW: gw}}))
+		has, err = h.Addresses().CarriesDefaultRoute(t.Context(), ns, l.Index)
+		require.NoError(t, err)
+		assert.True(t, has)
+		has, err = h.Addresses().CarriesDefaultRoute(t.Context(), ns, other.Index)
+		require.NoError(t, err)
+		assert.False(t, has)
+	})
+
 	t.Run("configure adds addresses", func(t *testing.T) {
 		h := mk(t)
 		ns, l := upLink(t, h)

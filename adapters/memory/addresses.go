@@ -195,3 +195,22 @@ func (k *Kernel) PCIAddress(ctx context.Context, ns domain.Netns, name string) (
 	}
 	return l.pci, nil
 }
+
+// CarriesDefaultRoute reports whether a default route leaves through the link.
+func (k *Kernel) CarriesDefaultRoute(ctx context.Context, ns domain.Netns, index int) (bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.begin(ctx, "CarriesDefaultRoute", false); err != nil {
+		return false, err
+	}
+	n, l, err := k.lookup(fmt.Sprintf("listing routes of ifindex %d in %s", index, nsName(ns)), ns, index)
+	if err != nil {
+		return false, err
+	}
+	for _, r := range n.routes {
+		if r.link == l.index && r.r.Dst.Bits() == 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -177,3 +177,37 @@ func routeMsg(index int, r domain.Route) (*rtnetlink.RouteMessage, error) {
 	}
 	return m, nil
 }
+
+// CarriesDefaultRoute dumps the namespace's routes (IPv4 and IPv6) and
+// reports whether a default route leaves through the link, directly or as
+// one of its multipath next hops.
+func (a *Adapter) CarriesDefaultRoute(ctx context.Context, ns domain.Netns, index int) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	c, err := a.conn(ns)
+	if err != nil {
+		return false, err
+	}
+	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
+		msgs, err := a.exec(c, &rtnetlink.RouteMessage{Family: family}, unix.RTM_GETROUTE, netlink.Request|netlink.Dump)
+		if err != nil {
+			return false, wrap(fmt.Sprintf("listing routes in %s", nsName(ns)), err)
+		}
+		for _, msg := range msgs {
+			m, ok := msg.(*rtnetlink.RouteMessage)
+			if !ok || m.DstLength != 0 || m.Type != unix.RTN_UNICAST {
+				continue
+			}
+			if int(m.Attributes.OutIface) == index {
+				return true, nil
+			}
+			for _, hop := range m.Attributes.Multipath {
+				if int(hop.Hop.IfIndex) == index {
+					return true, nil
+				}
+			}
+		}
+	}
+	return false, nil
+}

@@ -397,3 +397,145 @@ func LinkByIndex(path string, index uint32) (rtnetlink.LinkMessage, error) {
 	defer c.Close()
 	return c.Link.Get(index)
 }
+
+// WriteSysfsBond writes value to /sys/class/net/<bond>/bonding/<option>
+// inside ns (through a private sysfs mount, as SysfsBond reads): the way
+// the tests change a bond behind the plugin's back.
+func WriteSysfsBond(ns, bond, option, value string) error {
+	errc := make(chan error, 1)
+	go func() {
+		// The thread's mount namespace changes for good: never unlocked.
+		runtime.LockOSThread()
+		f, err := os.Open(ns)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer f.Close()
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			errc <- err
+			return
+		}
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- err
+			return
+		}
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			errc <- err
+			return
+		}
+		dir, err := os.MkdirTemp("", "sysfs")
+		if err != nil {
+			errc <- err
+			return
+		}
+		if err := unix.Mount("sysfs", dir, "sysfs", 0, ""); err != nil {
+			errc <- err
+			return
+		}
+		errc <- os.WriteFile(filepath.Join(dir, "class/net", bond, "bonding", option), []byte(value), 0)
+	}()
+	return <-errc
+}
+
+// ProcSlave is one "Slave Interface" section of /proc/net/bonding output.
+type ProcSlave struct {
+	Name string
+	// Fields are the section's "Key: value" lines (MII Status, Aggregator
+	// ID, Permanent HW addr, …).
+	Fields map[string]string
+	// Actor and Partner are the 802.3ad "details actor lacp pdu" and
+	// "details partner lacp pdu" blocks (system mac address, port state, …).
+	Actor, Partner map[string]string
+}
+
+// ProcSlaves parses the slave sections of /proc/net/bonding output.
+func ProcSlaves(proc string) []ProcSlave {
+	var out []ProcSlave
+	var cur *ProcSlave
+	var sub map[string]string
+	for _, line := range strings.Split(proc, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" {
+			sub = nil
+			continue
+		}
+		k, v, ok := strings.Cut(trimmed, ":")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		switch {
+		case ok && k == "Slave Interface":
+			out = append(out, ProcSlave{Name: v, Fields: map[string]string{}, Actor: map[string]string{}, Partner: map[string]string{}})
+			cur, sub = &out[len(out)-1], nil
+		case cur == nil:
+		case k == "details actor lacp pdu":
+			sub = cur.Actor
+		case k == "details partner lacp pdu":
+			sub = cur.Partner
+		case ok && sub != nil && (line[0] == ' ' || line[0] == '\t'):
+			sub[k] = v
+		case ok:
+			sub = nil
+			if _, seen := cur.Fields[k]; !seen {
+				cur.Fields[k] = v
+			}
+		}
+	}
+	return out
+}
+
+// AddAddress adds an address (CIDR) to a link and removes it at test end.
+func AddAddress(t testing.TB, ns, name, cidr string) {
+	t.Helper()
+	ip, ipnet, err := net.ParseCIDR(cidr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Link(ns, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ones, _ := ipnet.Mask.Size()
+	fam := uint8(unix.AF_INET)
+	if ip.To4() == nil {
+		fam = unix.AF_INET6
+	} else {
+		ip = ip.To4()
+	}
+	msg := &rtnetlink.AddressMessage{Family: fam, PrefixLength: uint8(ones), Index: l.Index,
+		Attributes: &rtnetlink.AddressAttributes{Address: ip, Local: ip}}
+	c := mustDial(t, ns)
+	defer c.Close()
+	if err := c.Address.New(msg); err != nil {
+		t.Fatalf("adding %s to %s: %v", cidr, name, err)
+	}
+	t.Cleanup(func() {
+		if c, err := Dial(ns); err == nil {
+			_ = c.Address.Delete(msg)
+			c.Close()
+		}
+	})
+}
+
+// AddDefaultRoute adds a default IPv4 route via gw through the link and
+// removes it at test end.
+func AddDefaultRoute(t testing.TB, ns, name, gw string) {
+	t.Helper()
+	l, err := Link(ns, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := &rtnetlink.RouteMessage{Family: unix.AF_INET, Table: unix.RT_TABLE_MAIN, Protocol: unix.RTPROT_BOOT,
+		Scope: unix.RT_SCOPE_UNIVERSE, Type: unix.RTN_UNICAST,
+		Attributes: rtnetlink.RouteAttributes{Gateway: net.ParseIP(gw).To4(), OutIface: l.Index}}
+	c := mustDial(t, ns)
+	defer c.Close()
+	if err := c.Route.Add(msg); err != nil {
+		t.Fatalf("adding default route via %s on %s: %v", gw, name, err)
+	}
+	t.Cleanup(func() {
+		if c, err := Dial(ns); err == nil {
+			_ = c.Route.Delete(msg)
+			c.Close()
+		}
+	})
+}
