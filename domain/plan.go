@@ -140,6 +140,10 @@ func PlanAdd(in AddInput) (Plan, error) {
 		}
 	}
 
+	if err := checkMTU(spec, in.Links, in.Spec.MTU != 0); err != nil {
+		return Plan{}, err
+	}
+
 	p := Plan{Spec: spec}
 	for _, l := range in.Links {
 		p.Original = append(p.Original, StateOf(l))
@@ -167,4 +171,47 @@ func kindName(kind string) string {
 		return "master"
 	}
 	return kind
+}
+
+// checkMTU refuses a bond MTU that a link's driver cannot take: enslaving
+// pushes the bond's MTU onto every link, and the kernel would refuse it
+// (ERANGE) only after the links were moved and the bond created.
+func checkMTU(spec BondSpec, links []Link, configured bool) error {
+	lo, hi := 0, 0 // the MTUs every link can take; hi 0 = no upper limit
+	var bad *Link
+	for i, l := range links {
+		lo = max(lo, l.MinMTU)
+		if l.MaxMTU > 0 && (hi == 0 || l.MaxMTU < hi) {
+			hi = l.MaxMTU
+		}
+		if bad == nil && (l.MaxMTU > 0 && spec.MTU > l.MaxMTU || spec.MTU < l.MinMTU) {
+			bad = &links[i]
+		}
+	}
+	if bad == nil {
+		return nil
+	}
+	where := "host"
+	if spec.LinksInContainer {
+		where = "pod"
+	}
+	rng := fmt.Sprintf("%d..", bad.MinMTU)
+	if bad.MaxMTU > 0 {
+		rng += fmt.Sprint(bad.MaxMTU)
+	}
+	var fix string
+	switch {
+	case hi > 0 && lo > hi:
+		fix = fmt.Sprintf("no MTU suits every link (one needs at least %d, another takes at most %d): bond links whose MTU ranges overlap", lo, hi)
+	case hi > 0:
+		fix = fmt.Sprintf("set \"mtu\" within %d..%d, the MTUs every link can take", max(lo, 68), hi)
+	default:
+		fix = fmt.Sprintf("set \"mtu\" to at least %d", lo)
+	}
+	what := fmt.Sprintf("mtu: %d", spec.MTU)
+	if !configured {
+		what = fmt.Sprintf("mtu: omitted, so the bond keeps the links' smallest MTU, %d, which", spec.MTU)
+	}
+	return Errorf(CodeLinkUnusable, "%s is outside the MTU range of link %q in the %s netns (%s, as its driver reports); %s",
+		what, bad.Name, where, rng, fix)
 }

@@ -55,10 +55,14 @@ const HostNetns Netns = ""
 
 // Link is the observed state of one network interface.
 type Link struct {
-	Index   int
-	Name    string
-	Kind    string // rtnetlink IFLA_INFO_KIND: "bond", "veth", "" for physical NICs
-	MTU     int
+	Index int
+	Name  string
+	Kind  string // rtnetlink IFLA_INFO_KIND: "bond", "veth", "" for physical NICs
+	MTU   int
+	// MinMTU and MaxMTU are the MTU range the driver accepts (IFLA_MIN_MTU,
+	// IFLA_MAX_MTU); 0 when not reported or unlimited.
+	MinMTU  int
+	MaxMTU  int
 	MAC     net.HardwareAddr
 	PermMAC net.HardwareAddr // permanent address, when the driver reports one
 	Up      bool             // administratively up (IFF_UP)
