@@ -21,6 +21,7 @@ mkdir -p "$payload/bin" "$payload/tests"
 echo "== building static binaries" >&2
 export CGO_ENABLED=0
 go build -trimpath -o "$payload/bin/bond" ./cmd/bond
+go build -trimpath -o "$payload/bin/bond-debugd" ./cmd/bond-debugd
 go build -trimpath -tags testhooks -o "$payload/bin/bond-hooks" ./cmd/bond
 go build -trimpath -o "$payload/bin/recording-ipam" ./integration/cmd/recording-ipam
 (cd integration/tools && go build -trimpath -o "$payload/bin/host-local" github.com/containernetworking/plugins/plugins/ipam/host-local \

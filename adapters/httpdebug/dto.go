@@ -1,0 +1,357 @@
+package httpdebug
+
+import (
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/bondcni/bond/app"
+	"github.com/bondcni/bond/domain"
+)
+
+// The JSON the API answers. These types are the wire format: they change
+// only compatibly (fields added), whatever the domain types become.
+
+// LinkJSON is a recorded link (its state before the ADD).
+type LinkJSON struct {
+	Name  string `json:"name"`
+	Index int    `json:"index"`
+	MTU   int    `json:"mtu"`
+	MAC   string `json:"mac,omitempty"`
+	Up    bool   `json:"up"`
+	Kind  string `json:"kind,omitempty"`
+}
+
+// AttachmentJSON is one recorded attachment (GET /v1/attachments).
+type AttachmentJSON struct {
+	ContainerID  string `json:"containerID"`
+	IfName       string `json:"ifname"`
+	Netns        string `json:"netns"`
+	Network      string `json:"network"`
+	Phase        string `json:"phase"`
+	Mode         string `json:"mode"`
+	PodNamespace string `json:"podNamespace,omitempty"`
+	PodName      string `json:"podName,omitempty"`
+	// LinksInContainer: the links were in the pod already (SR-IOV VFs);
+	// false: host links moved into the pod.
+	LinksInContainer bool       `json:"linksInContainer"`
+	Links            []LinkJSON `json:"links"`
+	BondMTU          int        `json:"bondMtu,omitempty"`
+	IPs              []string   `json:"ips,omitempty"`
+	CreatedAt        time.Time  `json:"createdAt"`
+	// URL is this attachment's live view.
+	URL string `json:"url"`
+}
+
+// ListJSON is GET /v1/attachments.
+type ListJSON struct {
+	Count       int              `json:"count"`
+	Attachments []AttachmentJSON `json:"attachments"`
+}
+
+// NetnsJSON tells whether the pod's netns is still there.
+type NetnsJSON struct {
+	Path   string `json:"path"`
+	Status string `json:"status"` // present, gone, invalid
+	Error  string `json:"error,omitempty"`
+}
+
+// AdJSON is the bond's active 802.3ad aggregator.
+type AdJSON struct {
+	AggregatorID   uint16 `json:"aggregatorID"`
+	NumPorts       uint16 `json:"numPorts"`
+	ActorKey       uint16 `json:"actorKey"`
+	PartnerKey     uint16 `json:"partnerKey"`
+	PartnerMAC     string `json:"partnerMac,omitempty"`
+	PartnerPresent bool   `json:"partnerPresent"`
+}
+
+// BondJSON is the live bond.
+type BondJSON struct {
+	Name        string         `json:"name"`
+	Index       int            `json:"index"`
+	Mode        string         `json:"mode"`
+	Options     map[string]any `json:"options"`
+	MTU         int            `json:"mtu"`
+	MAC         string         `json:"mac"`
+	Up          bool           `json:"up"`
+	Carrier     bool           `json:"carrier"`
+	ActiveSlave string         `json:"activeSlave,omitempty"`
+	Addresses   []string       `json:"addresses"`
+	AD          *AdJSON        `json:"ad,omitempty"`
+}
+
+// SlaveJSON is one slave of the live bond.
+type SlaveJSON struct {
+	Name    string `json:"name"`
+	Index   int    `json:"index"`
+	MAC     string `json:"mac"`
+	PermMAC string `json:"permMac,omitempty"`
+	MTU     int    `json:"mtu"`
+	AdminUp bool   `json:"adminUp"`
+	Carrier bool   `json:"carrier"`
+	// MIIStatus is the bond's view of the link: up, fail, down, back.
+	MIIStatus string `json:"miiStatus"`
+	// Up: MIIStatus is "up".
+	Up bool `json:"up"`
+	// Active: the bond's slave state is active (it may carry traffic);
+	// CurrentActive: it is the bond's active slave (active-backup, tlb, alb).
+	Active           bool   `json:"active"`
+	CurrentActive    bool   `json:"currentActive"`
+	LinkFailureCount uint32 `json:"linkFailureCount"`
+	AggregatorID     uint16 `json:"aggregatorID,omitempty"`
+	SpeedMbps        int    `json:"speedMbps,omitempty"`
+	Duplex           string `json:"duplex,omitempty"`
+	SpeedError       string `json:"speedError,omitempty"`
+}
+
+// SpecJSON is the bond the recorded config asks for.
+type SpecJSON struct {
+	Name             string         `json:"name"`
+	Mode             string         `json:"mode"`
+	Options          map[string]any `json:"options"`
+	MTU              int            `json:"mtu,omitempty"`
+	MAC              string         `json:"mac,omitempty"`
+	Links            []string       `json:"links"`
+	LinksInContainer bool           `json:"linksInContainer"`
+}
+
+// StrandedJSON is a recorded host link back on the host, awaiting DEL.
+type StrandedJSON struct {
+	Recorded string `json:"recorded"`
+	Name     string `json:"name"`
+	Index    int    `json:"index"`
+}
+
+// InspectionJSON is GET /v1/attachments/{containerID}/{ifname}.
+type InspectionJSON struct {
+	Attachment AttachmentJSON `json:"attachment"`
+	ReadAt     time.Time      `json:"readAt"`
+	Netns      NetnsJSON      `json:"netns"`
+	Spec       *SpecJSON      `json:"spec"`
+	SpecError  string         `json:"specError,omitempty"`
+	Bond       *BondJSON      `json:"bond"`
+	BondError  string         `json:"bondError,omitempty"`
+	Slaves     []SlaveJSON    `json:"slaves"`
+	// AsConfigured: the drift was computed and is empty.
+	AsConfigured bool           `json:"asConfigured"`
+	Drift        []string       `json:"drift"`
+	DriftError   string         `json:"driftError,omitempty"`
+	Stranded     []StrandedJSON `json:"stranded,omitempty"`
+}
+
+// CodedErrorJSON is a CNI-style error: the code ADD would answer.
+type CodedErrorJSON struct {
+	Code uint   `json:"code"`
+	Msg  string `json:"msg"`
+}
+
+// StepJSON is one step of an ADD plan.
+type StepJSON struct {
+	Kind string `json:"kind"`
+	Link string `json:"link,omitempty"`
+	Text string `json:"text"`
+}
+
+// PlanJSON is the plan ADD would execute.
+type PlanJSON struct {
+	Spec     SpecJSON   `json:"spec"`
+	Steps    []StepJSON `json:"steps"`
+	Original []LinkJSON `json:"original"`
+}
+
+// ValidationJSON is POST /v1/validate.
+type ValidationJSON struct {
+	Valid        bool            `json:"valid"`
+	Error        *CodedErrorJSON `json:"error,omitempty"`
+	Spec         *SpecJSON       `json:"spec,omitempty"`
+	Plan         *PlanJSON       `json:"plan,omitempty"`
+	Observed     []string        `json:"observed"`
+	Placeholders []string        `json:"placeholders"`
+	Notes        []string        `json:"notes"`
+	UnknownKeys  []string        `json:"unknownKeys,omitempty"`
+}
+
+// ErrorJSON is every error the API answers.
+type ErrorJSON struct {
+	Error struct {
+		Status  int    `json:"status"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func macString(m net.HardwareAddr) string {
+	if len(m) == 0 {
+		return ""
+	}
+	return m.String()
+}
+
+func attachmentURL(id domain.AttachmentID) string {
+	return "/v1/attachments/" + url.PathEscape(id.ContainerID) + "/" + url.PathEscape(id.IfName)
+}
+
+func linkStateJSON(l domain.LinkState) LinkJSON {
+	mac := l.MACText
+	if mac == "" {
+		mac = macString(l.MAC)
+	}
+	return LinkJSON{Name: l.Name, Index: l.Index, MTU: l.MTU, MAC: mac, Up: l.Up, Kind: l.Kind}
+}
+
+func attachmentJSON(a domain.Attachment) AttachmentJSON {
+	j := AttachmentJSON{
+		ContainerID: a.ID.ContainerID, IfName: a.ID.IfName, Netns: string(a.Netns), Network: a.Network,
+		Phase: string(a.Phase), Mode: a.Mode, PodNamespace: a.PodNamespace, PodName: a.PodName,
+		LinksInContainer: a.LinksInContainer, Links: []LinkJSON{}, BondMTU: a.BondMTU, CreatedAt: a.CreatedAt,
+		URL: attachmentURL(a.ID),
+	}
+	for _, l := range a.Links {
+		j.Links = append(j.Links, linkStateJSON(l))
+	}
+	for _, ip := range a.IPs {
+		j.IPs = append(j.IPs, ip.String())
+	}
+	return j
+}
+
+// optionsJSON renders bonding options under the config's key names, with
+// enum values by name; options not set (or not reported) are left out.
+func optionsJSON(o domain.BondOptions) map[string]any {
+	m := map[string]any{}
+	u32 := func(k string, p *uint32) {
+		if p != nil {
+			m[k] = *p
+		}
+	}
+	u8 := func(k string, p *uint8) {
+		if p != nil {
+			m[k] = *p
+		}
+	}
+	u32("miimon", o.Miimon)
+	u32("updelay", o.UpDelay)
+	u32("downdelay", o.DownDelay)
+	u32("arpInterval", o.ArpInterval)
+	u32("minLinks", o.MinLinks)
+	u32("packetsPerSlave", o.PacketsPerSlave)
+	u8("numGratArp", o.NumGratArp)
+	u8("allSlavesActive", o.AllSlavesActive)
+	u8("tlbDynamicLb", o.TLBDynamicLB)
+	if o.ArpValidate != nil {
+		m["arpValidate"] = o.ArpValidate.String()
+	}
+	if o.FailOverMac != nil {
+		m["failOverMac"] = o.FailOverMac.String()
+	}
+	if o.XmitHashPolicy != nil {
+		m["xmitHashPolicy"] = o.XmitHashPolicy.String()
+	}
+	if o.LacpRate != nil {
+		m["lacpRate"] = o.LacpRate.String()
+	}
+	if o.PrimaryReselect != nil {
+		m["primaryReselect"] = o.PrimaryReselect.String()
+	}
+	if o.AdSelect != nil {
+		m["adSelect"] = o.AdSelect.String()
+	}
+	if o.Primary != "" {
+		m["primary"] = o.Primary
+	}
+	if len(o.ArpIPTargets) > 0 {
+		var t []string
+		for _, a := range o.ArpIPTargets {
+			t = append(t, a.String())
+		}
+		m["arpIpTargets"] = t
+	}
+	return m
+}
+
+func specJSON(s domain.BondSpec) SpecJSON {
+	return SpecJSON{
+		Name: s.Name, Mode: s.Options.Mode.String(), Options: optionsJSON(s.Options), MTU: s.MTU,
+		MAC: macString(s.MAC), Links: append([]string{}, s.Links...), LinksInContainer: s.LinksInContainer,
+	}
+}
+
+func inspectionJSON(in app.Inspection) InspectionJSON {
+	j := InspectionJSON{
+		Attachment: attachmentJSON(in.Attachment), ReadAt: in.ReadAt,
+		Netns:     NetnsJSON{Path: string(in.Attachment.Netns), Status: string(in.Netns), Error: in.NetnsError},
+		SpecError: in.SpecError, BondError: in.BondError, Slaves: []SlaveJSON{},
+		Drift: append([]string{}, in.Drift...), DriftError: in.DriftError,
+	}
+	j.AsConfigured = in.DriftError == "" && len(in.Drift) == 0 && in.Bond != nil
+	if in.Spec != nil {
+		s := specJSON(*in.Spec)
+		j.Spec = &s
+	}
+	if b := in.Bond; b != nil {
+		bj := &BondJSON{
+			Name: b.Link.Name, Index: b.Link.Index, Mode: b.Options.Mode.String(), Options: optionsJSON(b.Options),
+			MTU: b.Link.MTU, MAC: macString(b.Link.MAC), Up: b.Link.Up, Carrier: b.Link.Carrier,
+			ActiveSlave: b.ActiveSlave, Addresses: []string{},
+		}
+		for _, a := range in.Addresses {
+			bj.Addresses = append(bj.Addresses, a.Address.String())
+		}
+		if ad := b.AdInfo; ad != nil {
+			bj.AD = &AdJSON{
+				AggregatorID: ad.AggregatorID, NumPorts: ad.NumPorts, ActorKey: ad.ActorKey, PartnerKey: ad.PartnerKey,
+				PartnerMAC: macString(ad.PartnerMAC), PartnerPresent: in.LACPPartner(),
+			}
+		}
+		j.Bond = bj
+	}
+	for _, s := range in.Slaves {
+		j.Slaves = append(j.Slaves, SlaveJSON{
+			Name: s.Link.Name, Index: s.Link.Index, MAC: macString(s.Link.MAC), PermMAC: macString(s.PermMAC),
+			MTU: s.Link.MTU, AdminUp: s.Link.Up, Carrier: s.Link.Carrier,
+			MIIStatus: s.MIIStatus, Up: s.MIIStatus == "up", Active: s.Active,
+			CurrentActive:    in.Bond != nil && in.Bond.ActiveSlave != "" && in.Bond.ActiveSlave == s.Link.Name,
+			LinkFailureCount: s.LinkFailureCount, AggregatorID: s.AggregatorID,
+			SpeedMbps: s.SpeedMbps, Duplex: s.Duplex, SpeedError: s.SpeedError,
+		})
+	}
+	for _, s := range in.Stranded {
+		j.Stranded = append(j.Stranded, StrandedJSON{Recorded: s.Recorded.Name, Name: s.Now.Name, Index: s.Now.Index})
+	}
+	return j
+}
+
+func validationJSON(v app.ValidationResult) ValidationJSON {
+	j := ValidationJSON{
+		Valid: v.Valid, Observed: nonNil(v.Observed), Placeholders: nonNil(v.Placeholders),
+		Notes: nonNil(v.Notes), UnknownKeys: v.UnknownKeys,
+	}
+	if v.Error != nil {
+		j.Error = &CodedErrorJSON{Code: uint(domain.CodeOf(v.Error, codeInternal)), Msg: v.Error.Error()}
+	}
+	if v.Spec != nil {
+		s := specJSON(*v.Spec)
+		j.Spec = &s
+	}
+	if p := v.Plan; p != nil {
+		pj := &PlanJSON{Spec: specJSON(p.Spec), Steps: []StepJSON{}, Original: []LinkJSON{}}
+		for _, st := range p.Steps {
+			pj.Steps = append(pj.Steps, StepJSON{Kind: string(st.Kind), Link: st.Link.Name, Text: st.String()})
+		}
+		for _, l := range p.Original {
+			pj.Original = append(pj.Original, linkStateJSON(l))
+		}
+		j.Plan = pj
+	}
+	return j
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// codeInternal is CNI's "internal error" code, for an uncoded error.
+const codeInternal domain.Code = 999

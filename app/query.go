@@ -1,0 +1,308 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/bondcni/bond/domain"
+)
+
+// The read-only use cases behind the debug daemon (bond-debugd). They only
+// read: attachment records through the Store, the kernel through Links,
+// Bonds, Addresses, Namespaces and LinkProps. They take no lock, so they
+// can never delay an ADD or a DEL.
+
+// NetnsStatus tells whether an attachment's recorded netns is still there.
+type NetnsStatus string
+
+const (
+	// NetnsPresent: the path is a network namespace.
+	NetnsPresent NetnsStatus = "present"
+	// NetnsGone: the path no longer exists; the pod is gone (a DEL is due).
+	NetnsGone NetnsStatus = "gone"
+	// NetnsInvalid: the path exists but is not a network namespace, or
+	// could not be checked (NetnsError says why).
+	NetnsInvalid NetnsStatus = "invalid"
+)
+
+// SlaveInspection is one slave of a live bond: what the bond reports of it,
+// plus the speed and duplex its driver reports.
+type SlaveInspection struct {
+	domain.SlaveState
+	// SpeedMbps and Duplex from the driver (ethtool); 0 and "" when it
+	// reports none, with SpeedError saying why.
+	SpeedMbps  int
+	Duplex     string
+	SpeedError string
+}
+
+// StrandedLink is a recorded host link found back on the host after its pod
+// netns died (the kernel may have renamed it devN); DEL restores it.
+type StrandedLink struct {
+	Recorded domain.LinkState
+	Now      domain.Link
+}
+
+// Inspection is one attachment: its record, and its bond as the kernel
+// reports it now, compared with the recorded spec.
+type Inspection struct {
+	Attachment domain.Attachment
+	// ReadAt is when the kernel was read.
+	ReadAt time.Time
+
+	Netns      NetnsStatus
+	NetnsError string
+
+	// Spec is the bond the recorded config asks for; SpecError says why
+	// there is none (a record without a config, or one that no longer
+	// validates).
+	Spec      *domain.BondSpec
+	SpecError string
+
+	// Bond is the live bond (nil when it could not be read: BondError
+	// says why, e.g. the netns is gone or the bond is missing).
+	Bond      *domain.BondState
+	BondError string
+	Slaves    []SlaveInspection
+	Addresses []domain.IPConfig
+
+	// Drift lists how the live bond differs from the recorded spec, as
+	// CHECK sees it (empty: as configured). DriftError says why it could
+	// not be computed.
+	Drift      []string
+	DriftError string
+
+	// Stranded lists recorded host links found back on the host while
+	// the netns is gone.
+	Stranded []StrandedLink
+}
+
+// LACPPartner reports whether the bond is 802.3ad and its active
+// aggregator has a partner (a non-zero partner MAC).
+func (in Inspection) LACPPartner() bool {
+	if in.Bond == nil || in.Bond.Options.Mode != domain.Mode8023AD || in.Bond.AdInfo == nil {
+		return false
+	}
+	for _, b := range in.Bond.AdInfo.PartnerMAC {
+		if b != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// ListAttachments returns every recorded attachment, oldest first.
+func (s *Service) ListAttachments(ctx context.Context) ([]domain.Attachment, error) {
+	recs, err := s.d.Store.List(ctx)
+	if err != nil {
+		return nil, domain.Errorf(domain.CodeIOFailure, "listing attachment records: %w", err)
+	}
+	slices.SortStableFunc(recs, func(a, b domain.Attachment) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.ID.ContainerID, b.ID.ContainerID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID.IfName, b.ID.IfName)
+	})
+	return recs, nil
+}
+
+// Inspect reads one attachment's bond in its recorded netns. An unknown
+// attachment is an error wrapping domain.ErrNotFound; everything that
+// cannot be read live (netns gone, bond missing, a slave without speed) is
+// reported in the Inspection, not as an error.
+func (s *Service) Inspect(ctx context.Context, id domain.AttachmentID) (Inspection, error) {
+	rec, err := s.d.Store.Load(ctx, id)
+	if err != nil {
+		if errors.Is(err, domain.ErrNotFound) {
+			return Inspection{}, fmt.Errorf("attachment %s/%s: %w", id.ContainerID, id.IfName, domain.ErrNotFound)
+		}
+		return Inspection{}, domain.Errorf(domain.CodeStateCorrupt, "reading attachment record: %w", err)
+	}
+	return s.inspect(ctx, rec), nil
+}
+
+func (s *Service) inspect(ctx context.Context, rec domain.Attachment) Inspection {
+	in := Inspection{Attachment: rec, ReadAt: s.d.Now().UTC(), Netns: NetnsPresent}
+
+	if len(rec.Config) == 0 {
+		in.SpecError = "the record holds no network config"
+	} else if cfg, err := domain.ParseConfig(rec.Config); err != nil {
+		in.SpecError = "recorded config: " + err.Error()
+	} else if spec, err := cfg.Spec(rec.ID.IfName); err != nil {
+		in.SpecError = "recorded config: " + err.Error()
+	} else {
+		in.Spec = &spec
+	}
+
+	if err := s.d.Namespaces.Check(ctx, rec.Netns); err != nil {
+		in.Netns, in.NetnsError = NetnsInvalid, err.Error()
+		if errors.Is(err, domain.ErrNotFound) || errors.Is(err, domain.ErrNetnsGone) {
+			in.Netns = NetnsGone
+		}
+		in.BondError = "netns " + string(rec.Netns) + " is " + string(in.Netns)
+		in.DriftError = "not compared: " + in.BondError
+		if in.Netns == NetnsGone && !rec.LinksInContainer {
+			in.Stranded = s.strandedLinks(ctx, rec)
+		}
+		return in
+	}
+
+	st, err := s.d.Bonds.Bond(ctx, rec.Netns, rec.ID.IfName)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		in.BondError = "bond " + rec.ID.IfName + " is missing from the pod"
+	case errors.Is(err, domain.ErrNotBond):
+		in.BondError = rec.ID.IfName + " in the pod is not a bond (kind " + fmt.Sprintf("%q", st.Link.Kind) + ")"
+	case err != nil:
+		in.BondError = err.Error()
+	default:
+		in.Bond = &st
+		for _, sl := range st.Slaves {
+			si := SlaveInspection{SlaveState: sl}
+			mbps, duplex, err := s.d.Props.Speed(ctx, rec.Netns, sl.Link.Name)
+			if err != nil {
+				si.SpeedError = err.Error()
+			} else {
+				si.SpeedMbps, si.Duplex = mbps, duplex
+			}
+			in.Slaves = append(in.Slaves, si)
+		}
+		if addrs, err := s.d.Addresses.Addresses(ctx, rec.Netns, st.Link.Index); err != nil {
+			in.BondError = "listing addresses: " + err.Error()
+		} else {
+			in.Addresses = addrs
+		}
+	}
+
+	switch {
+	case in.Spec == nil:
+		in.DriftError = in.SpecError
+	default:
+		// The same comparison as CHECK (with the record's addresses, since
+		// the daemon has no prevResult).
+		drift, err := s.Drift(ctx, *in.Spec, rec, nil)
+		if err != nil {
+			in.DriftError = err.Error()
+		} else {
+			in.Drift = drift
+		}
+	}
+	return in
+}
+
+// strandedLinks finds the recorded host links that are back on the host
+// (by ifindex, name or MAC, as DEL would), reading only.
+func (s *Service) strandedLinks(ctx context.Context, rec domain.Attachment) []StrandedLink {
+	var out []StrandedLink
+	for _, l := range rec.Links {
+		now, found, err := s.findOnHost(ctx, l)
+		if err == nil && found {
+			out = append(out, StrandedLink{Recorded: l, Now: now})
+		}
+	}
+	return out
+}
+
+// ValidationResult is what POST /v1/validate answers: whether the config
+// is valid and, if it is, the plan ADD would execute now.
+type ValidationResult struct {
+	// Valid: the config passes every check ADD makes before it changes
+	// anything, on the links as observed (or as placeholders).
+	Valid bool
+	// Error is the first refusal ADD would answer (with its CNI code).
+	Error error
+	// Spec is the validated bond (before the plan fixes its MTU).
+	Spec *domain.BondSpec
+	// Plan is what ADD would do, in order.
+	Plan *domain.Plan
+	// Observed lists the links read live; Placeholders those that could not
+	// be (not on the host, or in a pod netns the validation does not know),
+	// for which the plan uses a link with unknown MTU and MAC.
+	Observed     []string
+	Placeholders []string
+	// Notes explain what the plan could not know.
+	Notes []string
+	// UnknownKeys are top-level keys the plugin does not read (they still
+	// reach IPAM); a misspelt option shows up here.
+	UnknownKeys []string
+}
+
+// Validate checks a network config as ADD would for a bond named ifname
+// (empty: the config's "ifname"), and returns the plan ADD would execute.
+// It touches nothing. Host links are looked up read-only; links that are
+// absent, or that would be in the pod (linksInContainer), become
+// placeholders, which the result says. The returned error is only for
+// failures of the daemon itself; an invalid config is a result.
+func (s *Service) Validate(ctx context.Context, config []byte, ifname string) (ValidationResult, error) {
+	var res ValidationResult
+	cfg, err := domain.ParseConfig(config)
+	if err != nil {
+		res.Error = err
+		return res, nil
+	}
+	res.UnknownKeys = cfg.UnknownKeys
+	spec, err := cfg.Spec(ifname)
+	if err != nil {
+		res.Error = err
+		return res, nil
+	}
+	res.Spec = &spec
+	in := domain.AddInput{Spec: spec, HasIPAM: cfg.IPAMType != ""}
+	if spec.LinksInContainer {
+		res.Notes = append(res.Notes, "linksInContainer: the links are looked up in the pod netns at ADD, which a validation has none of; the plan uses placeholders for them, and does not know whether "+spec.Name+" is taken in the pod")
+		for _, name := range spec.Links {
+			in.Links = append(in.Links, placeholder(name))
+			res.Placeholders = append(res.Placeholders, name)
+		}
+	} else {
+		res.Notes = append(res.Notes, "no pod netns: the plan does not know whether "+spec.Name+" is taken in the pod")
+		for _, name := range spec.Links {
+			l, err := s.d.Links.Link(ctx, domain.HostNetns, name)
+			switch {
+			case errors.Is(err, domain.ErrNotFound):
+				note := fmt.Sprintf("link %q is not in the host netns now: ADD would fail with code %d unless it appears", name, domain.CodeLinkNotFound)
+				if h := s.holderOf(ctx, name); h != "" {
+					note = fmt.Sprintf("link %q is not in the host netns: it is held by %s; ADD would fail with code %d", name, h, domain.CodeLinkBusy)
+				}
+				res.Notes = append(res.Notes, note)
+				in.Links = append(in.Links, placeholder(name))
+				res.Placeholders = append(res.Placeholders, name)
+				continue
+			case err != nil:
+				return res, wrapPort(err, "looking up %q in the host netns", name)
+			}
+			if spec.Options.Mode.NeedsLinkSpeed() {
+				if _, _, err := s.d.Props.Speed(ctx, domain.HostNetns, name); err != nil {
+					res.Error = domain.Errorf(domain.CodeLinkUnusable, "links: %q cannot serve mode %s, which needs the driver to report speed and duplex: %w", name, spec.Options.Mode, err)
+					return res, nil
+				}
+			}
+			in.Links = append(in.Links, l)
+			res.Observed = append(res.Observed, name)
+		}
+	}
+	if len(res.Placeholders) > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("placeholders for %s: MTU and MAC unknown, so the plan's MTU is 0 (\"the links' smallest\") unless the config sets one, and duplicate MACs (balance-tlb/alb) are not checked", strings.Join(res.Placeholders, ", ")))
+	}
+	plan, err := domain.PlanAdd(in)
+	if err != nil {
+		res.Error = err
+		return res, nil
+	}
+	res.Valid = true
+	res.Plan = &plan
+	return res, nil
+}
+
+// placeholder stands for a link that cannot be observed: a plain, unenslaved
+// link whose MTU (0) and MAC (none) are unknown.
+func placeholder(name string) domain.Link {
+	return domain.Link{Name: name}
+}
