@@ -349,6 +349,17 @@ func BondSlaves(proc string) []string {
 // a private sysfs mount (sysfs shows the namespace of whoever mounted it).
 func SysfsBond(ns, bond, option string) (string, error) {
 	var out []byte
+	err := inPrivateSysfs(ns, func(sys string) error {
+		var err error
+		out, err = os.ReadFile(filepath.Join(sys, "class/net", bond, "bonding", option))
+		return err
+	})
+	return strings.TrimSpace(string(out)), err
+}
+
+// inPrivateSysfs runs fn on a thread switched into ns with a fresh sysfs
+// mounted in its own mount namespace; fn gets the mount point.
+func inPrivateSysfs(ns string, fn func(sys string) error) error {
 	errc := make(chan error, 1)
 	go func() {
 		// This thread's mount namespace is changed for good: never unlock it,
@@ -377,15 +388,15 @@ func SysfsBond(ns, bond, option string) (string, error) {
 			errc <- err
 			return
 		}
+		defer os.Remove(dir)
 		if err := unix.Mount("sysfs", dir, "sysfs", 0, ""); err != nil {
 			errc <- err
 			return
 		}
-		out, err = os.ReadFile(filepath.Join(dir, "class/net", bond, "bonding", option))
-		errc <- err
+		defer unix.Unmount(dir, unix.MNT_DETACH)
+		errc <- fn(dir)
 	}()
-	err := <-errc
-	return strings.TrimSpace(string(out)), err
+	return <-errc
 }
 
 // LinkByIndex returns the link with ifindex index in the namespace at path.
@@ -402,40 +413,9 @@ func LinkByIndex(path string, index uint32) (rtnetlink.LinkMessage, error) {
 // inside ns (through a private sysfs mount, as SysfsBond reads): the way
 // the tests change a bond behind the plugin's back.
 func WriteSysfsBond(ns, bond, option, value string) error {
-	errc := make(chan error, 1)
-	go func() {
-		// The thread's mount namespace changes for good: never unlocked.
-		runtime.LockOSThread()
-		f, err := os.Open(ns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer f.Close()
-		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-			errc <- err
-			return
-		}
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- err
-			return
-		}
-		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-			errc <- err
-			return
-		}
-		dir, err := os.MkdirTemp("", "sysfs")
-		if err != nil {
-			errc <- err
-			return
-		}
-		if err := unix.Mount("sysfs", dir, "sysfs", 0, ""); err != nil {
-			errc <- err
-			return
-		}
-		errc <- os.WriteFile(filepath.Join(dir, "class/net", bond, "bonding", option), []byte(value), 0)
-	}()
-	return <-errc
+	return inPrivateSysfs(ns, func(sys string) error {
+		return os.WriteFile(filepath.Join(sys, "class/net", bond, "bonding", option), []byte(value), 0)
+	})
 }
 
 // ProcSlave is one "Slave Interface" section of /proc/net/bonding output.
