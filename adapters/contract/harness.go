@@ -18,6 +18,7 @@ type Harness interface {
 	Bonds() ports.Bonds
 	Addresses() ports.Addresses
 	Namespaces() ports.Namespaces
+	Props() ports.LinkProps
 	// NewNetns creates an empty network namespace, removed at test end.
 	NewNetns(t *testing.T) domain.Netns
 	// NewLink creates an Ethernet-like link named name in ns that reports

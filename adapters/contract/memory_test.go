@@ -27,6 +27,7 @@ func (h *memHarness) Links() ports.Links           { return h.k }
 func (h *memHarness) Bonds() ports.Bonds           { return h.k }
 func (h *memHarness) Addresses() ports.Addresses   { return h.k }
 func (h *memHarness) Namespaces() ports.Namespaces { return h.k }
+func (h *memHarness) Props() ports.LinkProps       { return h.k }
 
 func (h *memHarness) NewNetns(t *testing.T) domain.Netns {
 	return h.k.AddNetns(fmt.Sprintf("/run/netns/contract-%d", h.n.Add(1)))
@@ -47,4 +48,20 @@ func TestMemoryContracts(t *testing.T) {
 	t.Run("bonds", func(t *testing.T) { contract.RunBondsContract(t, newMemHarness) })
 	t.Run("addresses", func(t *testing.T) { contract.RunAddressesContract(t, newMemHarness) })
 	t.Run("namespaces", func(t *testing.T) { contract.RunNamespacesContract(t, newMemHarness) })
+}
+
+func TestMemoryStoreLocksPropsContracts(t *testing.T) {
+	t.Run("props", func(t *testing.T) { contract.RunLinkPropsContract(t, newMemHarness) })
+	t.Run("store", func(t *testing.T) {
+		contract.RunStoreContract(t, func(*testing.T) ports.Store { return memory.NewStore() })
+	})
+	t.Run("locks", func(t *testing.T) {
+		contract.RunLocksContract(t, func(*testing.T) ports.Locks { return memory.NewLocks() })
+	})
+}
+
+func TestMemoryIPAMContract(t *testing.T) {
+	contract.RunIPAMContract(t, func(t *testing.T) contract.IPAMSetup {
+		return contract.IPAMSetup{IPAM: memory.NewIPAM("10.55.0.0/24"), Plugin: "host-local", Conf: contract.HostLocalConf(t.TempDir())}
+	})
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/bondcni/bond/adapters/netns"
 	"github.com/bondcni/bond/adapters/netns/netnstest"
 	"github.com/bondcni/bond/adapters/rtnl"
+	"github.com/bondcni/bond/adapters/sysfs"
 	"github.com/bondcni/bond/domain"
 	"github.com/bondcni/bond/ports"
 )
@@ -59,6 +60,7 @@ func (h *realHarness) Links() ports.Links           { return h.rt }
 func (h *realHarness) Bonds() ports.Bonds           { return h.rt }
 func (h *realHarness) Addresses() ports.Addresses   { return h.rt }
 func (h *realHarness) Namespaces() ports.Namespaces { return netns.Checker{} }
+func (h *realHarness) Props() ports.LinkProps       { return sysfs.Props{} }
 
 // NewNetns creates a namespace bind-mounted under the test's temporary
 // directory, destroyed at test end.

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,10 +41,24 @@ func New(dir string) *Store {
 // Dir is the directory holding the records.
 func (s *Store) Dir() string { return s.dir }
 
-// fileName escapes the ID so that any container ID or ifname maps to one
-// safe file name.
+// fileName maps an ID to one file name, injectively: each part keeps
+// letters, digits and '-' and %-escapes every other byte (so '_' only ever
+// separates the parts, and no name starts with '.' like a temporary file).
 func (s *Store) fileName(id domain.AttachmentID) string {
-	return filepath.Join(s.dir, url.PathEscape(id.ContainerID)+"_"+url.PathEscape(id.IfName)+suffix)
+	return filepath.Join(s.dir, escape(id.ContainerID)+"_"+escape(id.IfName)+suffix)
+}
+
+func escape(part string) string {
+	var b strings.Builder
+	for i := 0; i < len(part); i++ {
+		c := part[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
 }
 
 // Save writes the record atomically.

@@ -1,0 +1,21 @@
+package contract_test
+
+import (
+	"testing"
+
+	"github.com/bondcni/bond/adapters/contract"
+	"github.com/bondcni/bond/adapters/locks"
+	"github.com/bondcni/bond/adapters/state"
+	"github.com/bondcni/bond/ports"
+)
+
+// The file-backed Store and Locks need no special kernel: their contracts
+// run in every lane.
+func TestFileStoreAndLocksContracts(t *testing.T) {
+	t.Run("store", func(t *testing.T) {
+		contract.RunStoreContract(t, func(t *testing.T) ports.Store { return state.New(t.TempDir()) })
+	})
+	t.Run("locks", func(t *testing.T) {
+		contract.RunLocksContract(t, func(t *testing.T) ports.Locks { return locks.New(t.TempDir()) })
+	})
+}
