@@ -529,7 +529,7 @@ func checkMAC(op string, mac net.HardwareAddr) error {
 // view is the domain's view of a link, as adapters/rtnl builds it.
 func (k *Kernel) view(n *netns, l *link) domain.Link {
 	v := domain.Link{
-		Index: l.index, Name: l.name, Kind: l.kind, MTU: l.mtu,
+		Index: l.index, Name: l.name, Kind: l.kind, MTU: l.mtu, MinMTU: l.minMTU, MaxMTU: l.maxMTU,
 		MAC: slices.Clone(l.mac), Up: l.up, MasterIndex: l.master,
 		Alias: l.alias, IsMaster: l.isMaster(), Loopback: l.loopback,
 	}
