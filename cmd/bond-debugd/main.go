@@ -35,6 +35,7 @@ import (
 	"github.com/bondcni/bond/adapters/state"
 	"github.com/bondcni/bond/adapters/sysfs"
 	"github.com/bondcni/bond/app"
+	"github.com/bondcni/bond/cmd/internal/wiring"
 	"github.com/bondcni/bond/ports"
 )
 
@@ -164,7 +165,7 @@ func Module(o Options) fx.Option {
 			fx.Annotate(func() readonly.IPAM { return readonly.IPAM{} }, fx.As(new(ports.IPAM))),
 			fx.Annotate(func() readonly.Locks { return readonly.Locks{} }, fx.As(new(ports.Locks))),
 			fx.Annotate(func(o Options) readonly.Store { return readonly.Store{S: state.New(o.StateDir)} }, fx.As(new(ports.Store))),
-			newService,
+			wiring.NewService,
 			NewServer,
 			NewDaemon,
 		),
@@ -179,27 +180,6 @@ func newLogger(o Options) *slog.Logger {
 // netns's socket once no read uses it, so the daemon never keeps a dead
 // pod's netns (and its NICs) alive.
 func newKernel(a *rtnl.Adapter) *readonly.Kernel { return readonly.NewKernel(a) }
-
-// serviceDeps gathers the ports for app.New.
-type serviceDeps struct {
-	fx.In
-	Links      ports.Links
-	Bonds      ports.Bonds
-	Addresses  ports.Addresses
-	Namespaces ports.Namespaces
-	Props      ports.LinkProps
-	IPAM       ports.IPAM
-	Store      ports.Store
-	Locks      ports.Locks
-	Log        *slog.Logger
-}
-
-func newService(d serviceDeps) (*app.Service, error) {
-	return app.New(app.Deps{
-		Links: d.Links, Bonds: d.Bonds, Addresses: d.Addresses, Namespaces: d.Namespaces,
-		Props: d.Props, IPAM: d.IPAM, Store: d.Store, Locks: d.Locks, Log: d.Log,
-	})
-}
 
 // NewServer is the HTTP adapter over the service's read-only use cases.
 func NewServer(s *app.Service, log *slog.Logger) *httpdebug.Server {

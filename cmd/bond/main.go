@@ -5,6 +5,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/bondcni/bond/adapters/state"
 	"github.com/bondcni/bond/adapters/sysfs"
 	"github.com/bondcni/bond/app"
+	"github.com/bondcni/bond/cmd/internal/wiring"
 	"github.com/bondcni/bond/ports"
 )
 
@@ -83,7 +85,9 @@ func Module(env Env) fx.Option {
 			fx.Annotate(func() *ipam.Delegate { return ipam.New(nil) }, fx.As(new(ports.IPAM))),
 			fx.Annotate(func(e Env) *state.Store { return state.New(e.StateDir) }, fx.As(new(ports.Store))),
 			fx.Annotate(func(e Env) *locks.Files { return locks.New(e.LockDir) }, fx.As(new(ports.Locks))),
-			newService,
+			newLogger,
+			testHook,
+			wiring.NewService,
 			newPlugin,
 		),
 	)
@@ -91,27 +95,7 @@ func Module(env Env) fx.Option {
 
 func newSink(e Env) *logging.Sink { return logging.New(os.Stderr, e.LogLevel) }
 
-// serviceDeps gathers the ports for app.New.
-type serviceDeps struct {
-	fx.In
-	Links      ports.Links
-	Bonds      ports.Bonds
-	Addresses  ports.Addresses
-	Namespaces ports.Namespaces
-	Props      ports.LinkProps
-	IPAM       ports.IPAM
-	Store      ports.Store
-	Locks      ports.Locks
-	Sink       *logging.Sink
-}
-
-func newService(d serviceDeps) (*app.Service, error) {
-	return app.New(app.Deps{
-		Links: d.Links, Bonds: d.Bonds, Addresses: d.Addresses, Namespaces: d.Namespaces,
-		Props: d.Props, IPAM: d.IPAM, Store: d.Store, Locks: d.Locks, Log: d.Sink.Logger(),
-		BeforeStep: testHook(),
-	})
-}
+func newLogger(s *logging.Sink) *slog.Logger { return s.Logger() }
 
 func newPlugin(s *app.Service, sink *logging.Sink) *cni.Plugin {
 	return cni.New(s, sink, fmt.Sprintf("bond CNI plugin %s (commit %s)", version, commit))
