@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/xml"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The pure parts of bond-bench (statistics, budgets, report, chart) run on
+// any host; the measurements themselves need the VM (make bench).
+
+func TestQuantileInterpolates(t *testing.T) {
+	s := []float64{1, 2, 3, 4}
+	assert.InDelta(t, 2.5, quantile(s, 0.5), 1e-9)
+	assert.InDelta(t, 3.7, quantile(s, 0.9), 1e-9)
+	assert.InDelta(t, 1, quantile(s, 0), 1e-9)
+	assert.InDelta(t, 4, quantile(s, 1), 1e-9)
+	assert.InDelta(t, 7, quantile([]float64{7}, 0.99), 1e-9)
+}
+
+func TestNewDist(t *testing.T) {
+	var in []time.Duration
+	for i := 100; i >= 1; i-- {
+		in = append(in, time.Duration(i)*time.Millisecond)
+	}
+	d := newDist(in)
+	assert.Equal(t, 100, d.N)
+	assert.InDelta(t, 50.5, d.Median, 1e-9)
+	assert.InDelta(t, 90.1, d.P90, 1e-9)
+	assert.InDelta(t, 99.01, d.P99, 1e-9)
+	assert.Equal(t, 1.0, d.Min)
+	assert.Equal(t, 100.0, d.Max)
+	assert.Equal(t, 100.0, d.Samples[0], "samples keep the order they were taken in")
+	assert.Zero(t, newDist(nil).N)
+}
+
+func TestNiceBounds(t *testing.T) {
+	assert.Equal(t, 50.0, niceBelow(66.9))
+	assert.Equal(t, 1000.0, niceAbove(937.9))
+	assert.Equal(t, 200.0, niceAbove(200))
+	assert.Equal(t, 0.2, niceBelow(0.31))
+	assert.Equal(t, []float64{50, 100, 200, 500, 1000}, ticks(50, 1000))
+}
+
+// sample is a report as a run could give it.
+func sample(addPod float64, failures int) *Report {
+	r := newReport(params{Pods: 3, HostRounds: 2, ExtraLinks: 500})
+	r.Machine = Machine{GuestKernel: "6.1.0-test", GuestCPUs: 2, Host: "test host <&>"}
+	dist := func(v ...float64) Dist {
+		var ds []time.Duration
+		for _, x := range v {
+			ds = append(ds, time.Duration(x*float64(time.Millisecond)))
+		}
+		return newDist(ds)
+	}
+	r.Latency["exec_hello"] = dist(10, 11, 12)
+	for _, sfx := range []string{"", "_del", "_host"} {
+		r.Latency["exec_version"+sfx] = dist(11, 12, 13)
+		r.Latency["exec_ipam_add"+sfx] = dist(10, 11, 12)
+		r.Latency["exec_ipam_del"+sfx] = dist(9, 10, 11)
+	}
+	r.Latency["add_pod"] = dist(addPod-1, addPod, addPod+1)
+	r.Latency["check_pod"] = dist(20, 21, 22)
+	r.Latency["del_pod"] = dist(40, 41, 42)
+	r.Latency["add_host"] = dist(60, 61)
+	r.Latency["del_host"] = dist(60, 61)
+	r.RSS = RSS{"add_pod": 12000, "add_host": 13000, "exec_ipam_add": 9000, "exec_version": 10000, "exec_hello": 9000}
+	for _, k := range []string{"add_pod", "del_pod", "add_host", "del_host", "check_pod", "check_host"} {
+		r.RoundTrips[k] = VerbCost{Trips: 5, Calls: []PortCall{{Method: "Links.Link", Calls: 2, Trips: 2}}}
+	}
+	r.Bursts = []Burst{{Pods: 1}, {Pods: 32, AddFailures: failures}}
+	r.Extra = &ExtraLinks{BaseLinks: 4, BaseAdd: dist(60, 61), BaseDel: dist(60, 61), HostLinks: 504, Add: dist(61, 62), Del: dist(60, 62)}
+	r.Budgets = evaluate(r)
+	return r
+}
+
+func budget(t *testing.T, r *Report, prefix string) Budget {
+	t.Helper()
+	for _, b := range r.Budgets {
+		if strings.HasPrefix(b.Name, prefix) {
+			return b
+		}
+	}
+	t.Fatalf("no budget %q", prefix)
+	return Budget{}
+}
+
+func TestBudgets(t *testing.T) {
+	r := sample(29, 0) // floor: VERSION 12 + IPAM ADD 11 = 23; 1.3 × 23 = 29.9
+	assert.True(t, budget(t, r, "ADD median, 2 veths").Pass)
+	assert.InDelta(t, 29.9, budget(t, r, "ADD median, 2 veths").Limit, 1e-9)
+	assert.False(t, budget(t, r, "ADD median, 2 host").Pass)
+	assert.False(t, budget(t, r, "DEL median, 2 veths").Pass, "41 > 1.2 × (12 + 10)")
+	assert.True(t, budget(t, r, "cold bond VERSION").Pass, "12 ≤ 1.15 × 11")
+	assert.True(t, budget(t, r, "32 pods").Pass)
+	assert.True(t, budget(t, r, "peak RSS").Pass)
+	assert.InDelta(t, 13.312, budget(t, r, "peak RSS").Measured, 1e-9, "MB = 10^6 bytes")
+	assert.True(t, budget(t, r, "no dump").Pass)
+
+	r = sample(31, 2)
+	assert.False(t, budget(t, r, "ADD median, 2 veths").Pass)
+	assert.False(t, budget(t, r, "32 pods").Pass)
+	r.RSS["add_host"] = 24500 // > 25e6 bytes
+	r.RoundTrips["del_host"] = VerbCost{LinkDumps: 1}
+	r.Budgets = evaluate(r)
+	assert.False(t, budget(t, r, "peak RSS").Pass)
+	assert.False(t, budget(t, r, "no dump").Pass)
+}
+
+func TestTableShowsEveryFigure(t *testing.T) {
+	txt := table(sample(29, 0))
+	for _, want := range []string{"exec hello-world", "exec bond VERSION | pod ADDs", "exec IPAM ADD     | pod ADDs", "exec IPAM DEL     | pod DELs", "exec IPAM DEL     | host rounds",
+		"ADD   2 veths in pod", "CHECK 2 veths in pod", "DEL   2 veths in pod", "ADD   2 host NICs", "DEL   2 host NICs",
+		"sandbox host, 504 links", "peak RSS", "netlink round trips", "at once", "PASS", "FAIL", "budgets: "} {
+		assert.Contains(t, txt, want)
+	}
+}
+
+func TestEmitBlocksCarryTheirHash(t *testing.T) {
+	var out bytes.Buffer
+	r := sample(29, 0)
+	require.NoError(t, emit(&out, r))
+	text := out.String()
+	for _, name := range []string{"bench.txt", "bench.json", "bench.svg"} {
+		begin := strings.Index(text, "=== BEGIN "+name+" sha256=")
+		require.GreaterOrEqual(t, begin, 0, name)
+		header := text[begin:]
+		header = header[:strings.Index(header, "\n")]
+		want := strings.TrimSuffix(strings.TrimPrefix(header, "=== BEGIN "+name+" sha256="), " ===")
+		body := text[begin+len(header)+1:]
+		body = body[:strings.Index(body, "=== END "+name+" ===\n")]
+		sum := sha256.Sum256([]byte(body))
+		assert.Equal(t, want, hex.EncodeToString(sum[:]), name)
+	}
+	assert.True(t, strings.HasPrefix(text[strings.LastIndex(strings.TrimSuffix(text, "\n"), "\n")+1:], "budgets: "), "the verdict comes last")
+}
+
+func TestJSONRoundTripsAndKeepsSamplesOnOneLine(t *testing.T) {
+	js, err := jsonText(sample(29, 0))
+	require.NoError(t, err)
+	var back Report
+	require.NoError(t, json.Unmarshal(js, &back))
+	assert.Equal(t, []float64{28, 29, 30}, back.Latency["add_pod"].Samples)
+	assert.Contains(t, string(js), `"samples_ms": [28,29,30]`)
+}
+
+func TestChartIsWellFormedSVG(t *testing.T) {
+	svg := chart(sample(29, 0))
+	d := xml.NewDecoder(bytes.NewReader(svg))
+	var paths, texts int
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		if se, ok := tok.(xml.StartElement); ok {
+			switch se.Name.Local {
+			case "path":
+				paths++
+			case "text":
+				texts++
+			}
+		}
+	}
+	assert.Equal(t, len(series)+4, paths, "one distribution per series, plus the four extra-links rows")
+	assert.Equal(t, 5, strings.Count(string(svg), `stroke="#c0392b" stroke-width="2"`), "a budget line on each row with a latency budget")
+	assert.Contains(t, string(svg), "test host &lt;&amp;&gt;", "text is escaped")
+	assert.Positive(t, texts)
+}

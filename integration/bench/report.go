@@ -1,0 +1,328 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Report is everything one run measured; bench.json is this, indented.
+type Report struct {
+	Schema     int                 `json:"schema"`
+	Started    string              `json:"started"`
+	Elapsed    float64             `json:"elapsed_s"`
+	Machine    Machine             `json:"machine"`
+	Params     params              `json:"params"`
+	Latency    map[string]Dist     `json:"latency"`
+	RSS        RSS                 `json:"peak_rss_kib"`
+	RoundTrips map[string]VerbCost `json:"in_process"`
+	Bursts     []Burst             `json:"at_once"`
+	Extra      *ExtraLinks         `json:"extra_host_links,omitempty"`
+	Budgets    []Budget            `json:"budgets"`
+}
+
+// Machine is where the run happened: the guest as it sees itself, and the
+// host as integration/bench.sh described it (BENCH_HOST).
+type Machine struct {
+	GuestKernel string `json:"guest_kernel"`
+	GuestCPU    string `json:"guest_cpu"`
+	GuestCPUs   int    `json:"guest_cpus"`
+	GuestMemMB  int    `json:"guest_mem_mb"`
+	Go          string `json:"go"`
+	Host        string `json:"host"`
+}
+
+// RSS holds the largest ru_maxrss (KiB) seen per kind of exec.
+type RSS map[string]int64
+
+func (r RSS) note(key string, kib int64) { r[key] = max(r[key], kib) }
+
+func newReport(p params) *Report {
+	return &Report{
+		Schema: 1, Started: time.Now().UTC().Format(time.RFC3339), Machine: machine(), Params: p,
+		Latency: map[string]Dist{}, RSS: RSS{}, RoundTrips: map[string]VerbCost{},
+	}
+}
+
+// series names the latency series, in table and chart order.
+// The floors are keyed by the phase they were sampled in (see floorRound).
+var series = []struct{ key, label string }{
+	{"exec_hello", "exec hello-world  | pod ADDs"},
+	{"exec_version", "exec bond VERSION | pod ADDs"},
+	{"exec_ipam_add", "exec IPAM ADD     | pod ADDs"},
+	{"add_pod", "ADD   2 veths in pod"},
+	{"check_pod", "CHECK 2 veths in pod"},
+	{"exec_version_del", "exec bond VERSION | pod DELs"},
+	{"exec_ipam_del_del", "exec IPAM DEL     | pod DELs"},
+	{"del_pod", "DEL   2 veths in pod"},
+	{"exec_version_host", "exec bond VERSION | host rounds"},
+	{"exec_ipam_add_host", "exec IPAM ADD     | host rounds"},
+	{"exec_ipam_del_host", "exec IPAM DEL     | host rounds"},
+	{"add_host", "ADD   2 host NICs (virtio)"},
+	{"del_host", "DEL   2 host NICs (virtio)"},
+}
+
+type labelled struct {
+	label string
+	d     Dist
+}
+
+// extraRows are the host-NIC rounds just before and with the extra links.
+func extraRows(r *Report) []labelled {
+	e := r.Extra
+	if e == nil {
+		return nil
+	}
+	return []labelled{
+		{fmt.Sprintf("ADD   sandbox host, %d links", e.BaseLinks), e.BaseAdd},
+		{fmt.Sprintf("ADD   sandbox host, %d links", e.HostLinks), e.Add},
+		{fmt.Sprintf("DEL   sandbox host, %d links", e.BaseLinks), e.BaseDel},
+		{fmt.Sprintf("DEL   sandbox host, %d links", e.HostLinks), e.Del},
+	}
+}
+
+// Budget is one limit of issue 6, checked as a ratio within the run.
+type Budget struct {
+	Name     string  `json:"name"`
+	Measured float64 `json:"measured"`
+	Limit    float64 `json:"limit"`
+	Unit     string  `json:"unit"`
+	Pass     bool    `json:"pass"`
+	Detail   string  `json:"detail"`
+}
+
+// rssLimitKiB is 25 MB (decimal megabytes, the stricter reading) in KiB.
+const rssLimitKiB = 25e6 / 1024
+
+// evaluate checks the budgets against a report.
+func evaluate(r *Report) []Budget {
+	lat := func(k string) float64 { return r.Latency[k].Median }
+	var out []Budget
+	ratio := func(name, key string, factor float64, versionKey, floorName, floorKey string) {
+		m, version, floor := lat(key), lat(versionKey), lat(floorKey)
+		limit := factor * (version + floor)
+		out = append(out, Budget{
+			Name: name, Measured: m, Limit: round3(limit), Unit: "ms", Pass: m > 0 && version > 0 && floor > 0 && m <= limit,
+			Detail: fmt.Sprintf("%.2f ms vs %.2f × (bond VERSION %.2f + %s %.2f) = %.2f ms; %.2f × the floor",
+				m, factor, version, floorName, floor, limit, m/(version+floor)),
+		})
+	}
+	ratio("ADD median, 2 veths in pod ≤ 1.3 × (bond VERSION + IPAM ADD)", "add_pod", 1.3, "exec_version", "IPAM ADD", "exec_ipam_add")
+	ratio("DEL median, 2 veths in pod ≤ 1.2 × (bond VERSION + IPAM DEL)", "del_pod", 1.2, "exec_version_del", "IPAM DEL", "exec_ipam_del_del")
+	ratio("ADD median, 2 host NICs ≤ 1.3 × (bond VERSION + IPAM ADD)", "add_host", 1.3, "exec_version_host", "IPAM ADD", "exec_ipam_add_host")
+	ratio("DEL median, 2 host NICs ≤ 1.2 × (bond VERSION + IPAM DEL)", "del_host", 1.2, "exec_version_host", "IPAM DEL", "exec_ipam_del_host")
+	version, hello := lat("exec_version"), lat("exec_hello")
+	out = append(out, Budget{
+		Name: "cold bond VERSION ≤ 1.15 × hello-world", Measured: version, Limit: round3(1.15 * hello), Unit: "ms",
+		Pass:   version > 0 && hello > 0 && version <= 1.15*hello,
+		Detail: fmt.Sprintf("%.2f ms vs 1.15 × %.2f = %.2f ms; %.2f × hello-world (+%.2f ms)", version, hello, 1.15*hello, version/hello, version-hello),
+	})
+	if i := slices.IndexFunc(r.Bursts, func(b Burst) bool { return b.Pods == 32 }); i >= 0 {
+		b := r.Bursts[i]
+		out = append(out, Budget{
+			Name: "32 pods at once: zero failures", Measured: float64(b.AddFailures + b.DelFailures), Limit: 0, Unit: "failures",
+			Pass: b.AddFailures+b.DelFailures == 0,
+			Detail: fmt.Sprintf("ADD %d failed in %.0f ms, DEL %d failed in %.0f ms; ADD total = %.2f × (32 × median ADD); %s",
+				b.AddFailures, b.AddTotalMs, b.DelFailures, b.DelTotalMs, b.Serial, lockSummary(r)),
+		})
+	}
+	peak := max(r.RSS["add_pod"], r.RSS["add_host"])
+	out = append(out, Budget{
+		Name: "peak RSS of an ADD ≤ 25 MB", Measured: round3(float64(peak) * 1024 / 1e6), Limit: 25, Unit: "MB",
+		Pass: peak > 0 && float64(peak) <= rssLimitKiB,
+		Detail: fmt.Sprintf("ru_maxrss %d KiB (in pod %d, host NICs %d; static IPAM alone %d, bond VERSION %d, hello-world %d; resolution %d)",
+			peak, r.RSS["add_pod"], r.RSS["add_host"], r.RSS["exec_ipam_add"], r.RSS["exec_version"], r.RSS["exec_hello"], r.RSS["resolution"]),
+	})
+	dumps, routes, seen := 0, 0, 0
+	for _, k := range []string{"add_pod", "del_pod", "add_host", "del_host"} {
+		if v, ok := r.RoundTrips[k]; ok {
+			dumps += v.LinkDumps
+			routes += v.RouteDumps
+			seen++
+		}
+	}
+	detail := fmt.Sprintf("%d calls of Links.LinkByMAC or Bonds.Bond (the only link dumps of the rtnetlink adapter) in ADD and DEL of both scenarios", dumps)
+	if routes > 0 {
+		detail += fmt.Sprintf("; but %d whole route-table dumps (host-link safety check)", routes)
+	}
+	if e := r.Extra; e != nil {
+		detail += fmt.Sprintf("; ADD of 2 host links median %.2f ms in a host netns of %d links vs %.2f in one of %d (alternating rounds), DEL %.2f vs %.2f",
+			e.Add.Median, e.HostLinks, e.BaseAdd.Median, e.BaseLinks, e.Del.Median, e.BaseDel.Median)
+	}
+	out = append(out, Budget{
+		Name: "no dump of all host links on ADD or DEL", Measured: float64(dumps), Limit: 0, Unit: "dump calls",
+		Pass: seen == 4 && dumps == 0, Detail: detail,
+	})
+	return out
+}
+
+// lockSummary says which locks ADD takes and whether IPAM runs under one.
+func lockSummary(r *Report) string {
+	say := func(k, what string) string {
+		v := r.RoundTrips[k]
+		for _, c := range v.Calls {
+			if strings.HasPrefix(c.Method, "Locks.Claim") && c.Calls > 0 {
+				if v.LocksAtIPAM > 0 {
+					return fmt.Sprintf("%s ADD holds the flocks of its %d links, also across IPAM ADD", what, v.LocksAtIPAM)
+				}
+				return what + " ADD holds per-link flocks, released before IPAM ADD"
+			}
+		}
+		return what + " ADD takes no lock"
+	}
+	return "locks: " + say("add_pod", "in-pod") + "; " + say("add_host", "host-NIC") + "; none is global"
+}
+
+// table renders the report for people (bench.txt).
+func table(r *Report) string {
+	var b strings.Builder
+	m := r.Machine
+	fmt.Fprintf(&b, "bond-bench %s: guest Linux %s, %d vCPU (%s), %d MB, %s\n", r.Started, m.GuestKernel, m.GuestCPUs, m.GuestCPU, m.GuestMemMB, m.Go)
+	if m.Host != "" {
+		fmt.Fprintf(&b, "host: %s\n", m.Host)
+	}
+	fmt.Fprintf(&b, "run took %.0f s; pods %d, host-NIC rounds %d; through libcni with the built bond and static IPAM\n\n", r.Elapsed, r.Params.Pods, r.Params.HostRounds)
+
+	fmt.Fprintf(&b, "%-36s %5s %8s %8s %8s %8s %8s\n", "latency (ms)", "n", "median", "p90", "p99", "min", "max")
+	for _, s := range series {
+		d, ok := r.Latency[s.key]
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(&b, "%-36s %5d %8.2f %8.2f %8.2f %8.2f %8.2f\n", s.label, d.N, d.Median, d.P90, d.P99, d.Min, d.Max)
+	}
+	for _, x := range extraRows(r) {
+		fmt.Fprintf(&b, "%-36s %5d %8.2f %8.2f %8.2f %8.2f %8.2f\n", x.label, x.d.N, x.d.Median, x.d.P90, x.d.P99, x.d.Min, x.d.Max)
+	}
+	b.WriteString("(exec X | Y: cold exec of X, sampled between the operations of phase Y; ADD, CHECK, DEL through libcni)\n")
+
+	fmt.Fprintf(&b, "\npeak RSS (wait4 ru_maxrss, MB)\n")
+	for _, k := range []struct{ key, label string }{
+		{"add_pod", "bond ADD, 2 veths in pod"}, {"add_host", "bond ADD, 2 host NICs"},
+		{"del_pod", "bond DEL, 2 veths in pod"}, {"del_host", "bond DEL, 2 host NICs"},
+		{"exec_version", "bond VERSION"}, {"exec_ipam_add", "static IPAM ADD"}, {"exec_hello", "hello-world"},
+	} {
+		if v, ok := r.RSS[k.key]; ok {
+			fmt.Fprintf(&b, "  %-34s %6.1f\n", k.label, float64(v)*1024/1e6)
+		}
+	}
+	fmt.Fprintf(&b, "  (ru_maxrss is the larger of a process's own peak and its reaped children's, here static IPAM's.\n"+
+		"   Each program is started from the small bond-rusage helper, whose own peak, at most %.1f MB,\n"+
+		"   the kernel counts in too: a figure below that may be the helper's)\n", float64(r.RSS["resolution"])*1024/1e6)
+
+	fmt.Fprintf(&b, "\nnetlink round trips per verb (rtnetlink adapter counter, app.Service in process)\n")
+	fmt.Fprintf(&b, "  %-20s %6s %6s %6s   %s\n", "", "ADD", "CHECK", "DEL", "dump requests ADD/CHECK/DEL: links, routes")
+	for _, sc := range []struct{ key, label string }{{"pod", "2 veths in pod"}, {"host", "2 host NICs"}} {
+		a, c, d := r.RoundTrips["add_"+sc.key], r.RoundTrips["check_"+sc.key], r.RoundTrips["del_"+sc.key]
+		fmt.Fprintf(&b, "  %-20s %6d %6d %6d   links %d/%d/%d, routes %d/%d/%d\n", sc.label, a.Trips, c.Trips, d.Trips,
+			a.LinkDumps, c.LinkDumps, d.LinkDumps, a.RouteDumps, c.RouteDumps, d.RouteDumps)
+	}
+	for _, k := range []struct{ key, label string }{
+		{"add_pod", "ADD in pod"}, {"del_pod", "DEL in pod"}, {"add_host", "ADD host NICs"}, {"del_host", "DEL host NICs"}, {"check_pod", "CHECK in pod"},
+	} {
+		v, ok := r.RoundTrips[k.key]
+		if !ok {
+			continue
+		}
+		var parts []string
+		for _, c := range v.Calls {
+			parts = append(parts, fmt.Sprintf("%s %d×=%d", c.Method, c.Calls, c.Trips))
+		}
+		fmt.Fprintf(&b, "  %s (%.1f ms in process): %s\n", k.label, v.Total, strings.Join(parts, ", "))
+	}
+
+	if len(r.Bursts) > 0 {
+		fmt.Fprintf(&b, "\npods attaching at once (2 veths each, static IPAM, libcni; then detaching at once)\n")
+		fmt.Fprintf(&b, "  %5s %12s %9s %12s %9s %22s\n", "pods", "ADD total", "failures", "DEL total", "failures", "ADD total/(n × median)")
+		for _, br := range r.Bursts {
+			fmt.Fprintf(&b, "  %5d %9.0f ms %9d %9.0f ms %9d %22.2f\n", br.Pods, br.AddTotalMs, br.AddFailures, br.DelTotalMs, br.DelFailures, br.Serial)
+			for _, e := range br.Errors {
+				fmt.Fprintf(&b, "        error: %s\n", e)
+			}
+		}
+		fmt.Fprintf(&b, "  (1.00 = as slow as one after the other; %s)\n", lockSummary(r))
+	}
+
+	pass := 0
+	fmt.Fprintf(&b, "\nbudgets (ratios within this run)\n")
+	for _, bu := range r.Budgets {
+		verdict := "FAIL"
+		if bu.Pass {
+			verdict = "PASS"
+			pass++
+		}
+		fmt.Fprintf(&b, "  %s  %s\n        %s\n", verdict, bu.Name, bu.Detail)
+	}
+	fmt.Fprintf(&b, "budgets: %d of %d hold\n", pass, len(r.Budgets))
+	return b.String()
+}
+
+// numberArray matches an indented JSON array of numbers, to print it on
+// one line.
+var numberArray = regexp.MustCompile(`\[\s+[-0-9.e+,\s]+\]`)
+
+func jsonText(r *Report) ([]byte, error) {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	b = numberArray.ReplaceAllFunc(b, func(m []byte) []byte {
+		return []byte(strings.Join(strings.Fields(string(m)), ""))
+	})
+	return append(b, '\n'), nil
+}
+
+// block prints content between marker lines that integration/bench.sh
+// finds; the hash lets it check that the serial console delivered every
+// byte.
+func block(w io.Writer, name string, content []byte) error {
+	sum := sha256.Sum256(content)
+	_, err := fmt.Fprintf(w, "=== BEGIN %s sha256=%s ===\n%s=== END %s ===\n", name, hex.EncodeToString(sum[:]), content, name)
+	return err
+}
+
+// emit prints the table, then bench.txt, bench.json and bench.svg as
+// blocks, then the budget verdict again as the last line.
+func emit(w io.Writer, r *Report) error {
+	txt := table(r)
+	js, err := jsonText(r)
+	if err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		b    []byte
+	}{{"bench.txt", []byte(txt)}, {"bench.json", js}, {"bench.svg", chart(r)}} {
+		if err := block(w, f.name, f.b); err != nil {
+			return err
+		}
+	}
+	_, err = fmt.Fprint(w, txt[strings.LastIndex(strings.TrimSuffix(txt, "\n"), "\n")+1:])
+	return err
+}
+
+// rerender writes bench.txt and bench.svg for a saved bench.json, with the
+// budgets evaluated again (after a change to the rendering or the rules).
+func rerender(jsonFile, dir string) error {
+	data, err := os.ReadFile(jsonFile)
+	if err != nil {
+		return err
+	}
+	var r Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return fmt.Errorf("%s: %w", jsonFile, err)
+	}
+	r.Budgets = evaluate(&r)
+	if err := os.WriteFile(filepath.Join(dir, "bench.txt"), []byte(table(&r)), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "bench.svg"), chart(&r), 0o644)
+}
