@@ -190,7 +190,11 @@ func (a *Adapter) CarriesDefaultRoute(ctx context.Context, ns domain.Netns, inde
 		return false, err
 	}
 	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
-		msgs, err := a.exec(c, &rtnetlink.RouteMessage{Family: family}, unix.RTM_GETROUTE, netlink.Request|netlink.Dump)
+		// On the strict socket the kernel filters the dump by RTA_OIF, so its
+		// size does not grow with the node's routing table; multipath
+		// routes are still matched below in case a kernel ignores it.
+		req := &rtnetlink.RouteMessage{Family: family, Attributes: rtnetlink.RouteAttributes{OutIface: uint32(index)}}
+		msgs, err := a.exec(c, req, unix.RTM_GETROUTE, netlink.Request|netlink.Dump)
 		if err != nil {
 			return false, wrap(fmt.Sprintf("listing routes in %s", nsName(ns)), err)
 		}
