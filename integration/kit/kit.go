@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -256,41 +257,46 @@ func Veth(t testing.TB, nsA, name string, mac net.HardwareAddr, nsB, peer string
 // SetUp sets a link's admin state.
 func SetUp(t testing.TB, ns, name string, up bool) {
 	t.Helper()
-	c := mustDial(t, ns)
-	defer c.Close()
-	l, err := linkByName(c, name)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var flags uint32
 	if up {
 		flags = unix.IFF_UP
 	}
-	if err := c.Link.Set(&rtnetlink.LinkMessage{Index: l.Index, Flags: flags, Change: unix.IFF_UP}); err != nil {
+	err := withLink(ns, name, func(c *rtnetlink.Conn, l rtnetlink.LinkMessage) error {
+		return c.Link.Set(&rtnetlink.LinkMessage{Index: l.Index, Flags: flags, Change: unix.IFF_UP})
+	})
+	if err != nil {
 		t.Fatalf("setting %s up=%t: %v", name, up, err)
 	}
+}
+
+// withLink dials the namespace at ns, looks the link up by name and runs
+// fn with both; the connection is closed at once (it would keep the
+// namespace alive).
+func withLink(ns, name string, fn func(c *rtnetlink.Conn, l rtnetlink.LinkMessage) error) error {
+	c, err := Dial(ns)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	l, err := linkByName(c, name)
+	if err != nil {
+		return err
+	}
+	return fn(c, l)
 }
 
 // Bridge creates an up bridge named name in ns and attaches links to it.
 func Bridge(t testing.TB, ns, name string, ports ...string) {
 	t.Helper()
 	c := mustDial(t, ns)
-	defer c.Close()
-	if err := c.Link.New(&rtnetlink.LinkMessage{Family: unix.AF_UNSPEC, Flags: unix.IFF_UP, Change: unix.IFF_UP,
-		Attributes: &rtnetlink.LinkAttributes{Name: name, Info: &rtnetlink.LinkInfo{Kind: "bridge"}}}); err != nil {
+	err := c.Link.New(&rtnetlink.LinkMessage{Family: unix.AF_UNSPEC, Flags: unix.IFF_UP, Change: unix.IFF_UP,
+		Attributes: &rtnetlink.LinkAttributes{Name: name, Info: &rtnetlink.LinkInfo{Kind: "bridge"}}})
+	c.Close()
+	if err != nil {
 		t.Fatalf("creating bridge %s: %v", name, err)
 	}
-	br, err := linkByName(c, name)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, p := range ports {
-		l, err := linkByName(c, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		idx := br.Index
-		if err := c.Link.Set(&rtnetlink.LinkMessage{Index: l.Index, Attributes: &rtnetlink.LinkAttributes{Master: &idx}}); err != nil {
+		if err := setMaster(ns, p, name); err != nil {
 			t.Fatalf("attaching %s to %s: %v", p, name, err)
 		}
 		SetUp(t, ns, p, true)
@@ -300,13 +306,10 @@ func Bridge(t testing.TB, ns, name string, ports ...string) {
 // SetMTU sets a link's MTU.
 func SetMTU(t testing.TB, ns, name string, mtu int) {
 	t.Helper()
-	c := mustDial(t, ns)
-	defer c.Close()
-	l, err := linkByName(c, name)
+	err := withLink(ns, name, func(c *rtnetlink.Conn, l rtnetlink.LinkMessage) error {
+		return c.Link.Set(&rtnetlink.LinkMessage{Index: l.Index, Attributes: &rtnetlink.LinkAttributes{MTU: uint32(mtu)}})
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Link.Set(&rtnetlink.LinkMessage{Index: l.Index, Attributes: &rtnetlink.LinkAttributes{MTU: uint32(mtu)}}); err != nil {
 		t.Fatalf("setting %s mtu %d: %v", name, mtu, err)
 	}
 }
@@ -466,34 +469,14 @@ func ProcSlaves(proc string) []ProcSlave {
 // AddAddress adds an address (CIDR) to a link and removes it at test end.
 func AddAddress(t testing.TB, ns, name, cidr string) {
 	t.Helper()
-	ip, ipnet, err := net.ParseCIDR(cidr)
+	p, err := netip.ParsePrefix(cidr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := Link(ns, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ones, _ := ipnet.Mask.Size()
-	fam := uint8(unix.AF_INET)
-	if ip.To4() == nil {
-		fam = unix.AF_INET6
-	} else {
-		ip = ip.To4()
-	}
-	msg := &rtnetlink.AddressMessage{Family: fam, PrefixLength: uint8(ones), Index: l.Index,
-		Attributes: &rtnetlink.AddressAttributes{Address: ip, Local: ip}}
-	c := mustDial(t, ns)
-	defer c.Close()
-	if err := c.Address.New(msg); err != nil {
+	if err := addrChange(ns, name, p, true); err != nil {
 		t.Fatalf("adding %s to %s: %v", cidr, name, err)
 	}
-	t.Cleanup(func() {
-		if c, err := Dial(ns); err == nil {
-			_ = c.Address.Delete(msg)
-			c.Close()
-		}
-	})
+	t.Cleanup(func() { _ = addrChange(ns, name, p, false) })
 }
 
 // AddDefaultRoute adds a default IPv4 route via gw through the link and

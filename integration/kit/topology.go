@@ -259,57 +259,41 @@ func DelAddr(t testing.TB, ns, link string, p netip.Prefix) {
 }
 
 func addrChange(ns, link string, p netip.Prefix, add bool) error {
-	c, err := Dial(ns)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	l, err := linkByName(c, link)
-	if err != nil {
-		return err
-	}
-	ip := net.IP(p.Addr().AsSlice())
-	m := &rtnetlink.AddressMessage{Family: unix.AF_INET, PrefixLength: uint8(p.Bits()), Index: l.Index,
-		Attributes: &rtnetlink.AddressAttributes{Address: ip, Local: ip}}
-	if add {
-		return c.Address.New(m)
-	}
-	return c.Address.Delete(m)
+	return withLink(ns, link, func(c *rtnetlink.Conn, l rtnetlink.LinkMessage) error {
+		addr := p.Addr().Unmap()
+		fam := uint8(unix.AF_INET6)
+		if addr.Is4() {
+			fam = unix.AF_INET
+		}
+		ip := net.IP(addr.AsSlice())
+		m := &rtnetlink.AddressMessage{Family: fam, PrefixLength: uint8(p.Bits()), Index: l.Index,
+			Attributes: &rtnetlink.AddressAttributes{Address: ip, Local: ip}}
+		if add {
+			return c.Address.New(m)
+		}
+		return c.Address.Delete(m)
+	})
 }
 
 func deleteLink(ns, name string) error {
-	c, err := Dial(ns)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	l, err := linkByName(c, name)
-	if err != nil {
-		return err
-	}
-	return c.Link.Delete(l.Index)
+	return withLink(ns, name, func(c *rtnetlink.Conn, l rtnetlink.LinkMessage) error {
+		return c.Link.Delete(l.Index)
+	})
 }
 
 // setMaster plugs link into master ("" = no master).
 func setMaster(ns, link, master string) error {
-	c, err := Dial(ns)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	l, err := linkByName(c, link)
-	if err != nil {
-		return err
-	}
-	var idx uint32
-	if master != "" {
-		m, err := linkByName(c, master)
-		if err != nil {
-			return err
+	return withLink(ns, link, func(c *rtnetlink.Conn, l rtnetlink.LinkMessage) error {
+		var idx uint32
+		if master != "" {
+			m, err := linkByName(c, master)
+			if err != nil {
+				return err
+			}
+			idx = m.Index
 		}
-		idx = m.Index
-	}
-	return c.Link.Set(&rtnetlink.LinkMessage{Index: l.Index, Attributes: &rtnetlink.LinkAttributes{Master: &idx}})
+		return c.Link.Set(&rtnetlink.LinkMessage{Index: l.Index, Attributes: &rtnetlink.LinkAttributes{Master: &idx}})
+	})
 }
 
 // MoveLink moves link from one namespace to another ("" = the host's),
@@ -322,21 +306,14 @@ func MoveLink(t testing.TB, from, link, to string) {
 }
 
 func moveLink(from, link, to string) error {
-	c, err := Dial(from)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	l, err := linkByName(c, link)
-	if err != nil {
-		return err
-	}
 	f, err := openNetns(to)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	err = c.Link.Set(&rtnetlink.LinkMessage{Index: l.Index, Attributes: &rtnetlink.LinkAttributes{NetNS: rtnetlink.NetNSForFD(uint32(f.Fd()))}})
+	err = withLink(from, link, func(c *rtnetlink.Conn, l rtnetlink.LinkMessage) error {
+		return c.Link.Set(&rtnetlink.LinkMessage{Index: l.Index, Attributes: &rtnetlink.LinkAttributes{NetNS: rtnetlink.NetNSForFD(uint32(f.Fd()))}})
+	})
 	if err != nil {
 		return err
 	}
@@ -477,14 +454,10 @@ func AttachXDPPass(t testing.TB, ns, link string) {
 		t.Fatalf("loading an XDP program: %v", errno)
 	}
 	defer unix.Close(int(fd))
-	c := mustDial(t, ns)
-	defer c.Close()
-	l, err := linkByName(c, link)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = c.Link.Set(&rtnetlink.LinkMessage{Index: l.Index, Attributes: &rtnetlink.LinkAttributes{
-		XDP: &rtnetlink.LinkXDP{FD: int32(fd), ExpectedFD: -1, Flags: unix.XDP_FLAGS_DRV_MODE}}})
+	err := withLink(ns, link, func(c *rtnetlink.Conn, l rtnetlink.LinkMessage) error {
+		return c.Link.Set(&rtnetlink.LinkMessage{Index: l.Index, Attributes: &rtnetlink.LinkAttributes{
+			XDP: &rtnetlink.LinkXDP{FD: int32(fd), ExpectedFD: -1, Flags: unix.XDP_FLAGS_DRV_MODE}}})
+	})
 	if err != nil {
 		t.Fatalf("attaching XDP to %s: %v", link, err)
 	}
