@@ -106,15 +106,8 @@ func (s *Service) observe(ctx context.Context, req Request, spec domain.BondSpec
 		if err != nil {
 			return in, wrapPort(err, "links: looking up %q in the %s netns", name, whereName)
 		}
-		if !spec.LinksInContainer && !spec.AllowUnsafeHostLinks {
-			if err := s.checkHostLinkSafe(ctx, l); err != nil {
-				return in, err
-			}
-		}
-		if spec.Options.Mode.NeedsLinkSpeed() {
-			if _, _, err := s.d.Props.Speed(ctx, where, name); err != nil {
-				return in, domain.Errorf(domain.CodeLinkUnusable, "links: %q cannot serve mode %s, which needs the driver to report speed and duplex: %w", name, spec.Options.Mode, err)
-			}
+		if err := s.checkLink(ctx, spec, where, l); err != nil {
+			return in, err
 		}
 		in.Links = append(in.Links, l)
 	}
@@ -286,6 +279,23 @@ func (r *addRun) dns() domain.DNS {
 		return r.cfg.DNS
 	}
 	return d
+}
+
+// checkLink runs the checks on one observed link that need the kernel:
+// host-link safety (unless opted out) and, for the modes that need them,
+// speed and duplex. ADD and the debug daemon's Validate share it.
+func (s *Service) checkLink(ctx context.Context, spec domain.BondSpec, where domain.Netns, l domain.Link) error {
+	if !spec.LinksInContainer && !spec.AllowUnsafeHostLinks {
+		if err := s.checkHostLinkSafe(ctx, l); err != nil {
+			return err
+		}
+	}
+	if spec.Options.Mode.NeedsLinkSpeed() {
+		if _, _, err := s.d.Props.Speed(ctx, where, l.Name); err != nil {
+			return domain.Errorf(domain.CodeLinkUnusable, "links: %q cannot serve mode %s, which needs the driver to report speed and duplex: %w", l.Name, spec.Options.Mode, err)
+		}
+	}
+	return nil
 }
 
 // checkHostLinkSafe refuses a host link that looks like it carries the

@@ -319,3 +319,14 @@ func TestDelDoesNotBlockOnANICStillAway(t *testing.T) {
 	_, ok = w.k.Peek(domain.HostNetns, "eth1001")
 	assert.True(t, ok, "the other NIC is restored")
 }
+
+// The debug daemon's Validate runs the same per-link checks as ADD.
+func TestValidateAppliesTheHostLinkChecksOfAdd(t *testing.T) {
+	w := newWorld(t)
+	w.k.AddAddress(domain.HostNetns, "eth1000", netip.MustParsePrefix("192.0.2.10/24"))
+	res, err := w.svc.Validate(context.Background(), []byte(hostBondConf), "net1")
+	require.NoError(t, err)
+	assert.False(t, res.Valid)
+	require.Error(t, res.Error)
+	assert.Equal(t, domain.CodeUnsafeHostLink, domain.CodeOf(res.Error, 0))
+}

@@ -60,6 +60,16 @@ func (s *Service) Drift(ctx context.Context, spec domain.BondSpec, rec domain.At
 	if err != nil {
 		return nil, wrapPort(err, "reading bond %q", spec.Name)
 	}
+	addrs, err := s.d.Addresses.Addresses(ctx, rec.Netns, st.Link.Index)
+	if err != nil {
+		return nil, wrapPort(err, "listing addresses of %q", spec.Name)
+	}
+	return driftOf(spec, rec, st, addrs, prevResult)
+}
+
+// driftOf compares an already-read bond and its addresses with the spec,
+// the record and prevResult (or the recorded addresses without one).
+func driftOf(spec domain.BondSpec, rec domain.Attachment, st domain.BondState, addrs []domain.IPConfig, prevResult []byte) ([]string, error) {
 	if st.Link.Alias != domain.BondAlias(rec.ID) {
 		return []string{"link " + spec.Name + " is not the bond this attachment created"}, nil
 	}
@@ -69,10 +79,6 @@ func (s *Service) Drift(ctx context.Context, spec domain.BondSpec, rec domain.At
 	}
 	if want == nil {
 		want = rec.IPs
-	}
-	addrs, err := s.d.Addresses.Addresses(ctx, rec.Netns, st.Link.Index)
-	if err != nil {
-		return nil, wrapPort(err, "listing addresses of %q", spec.Name)
 	}
 	mtu := spec.MTU
 	if mtu == 0 {

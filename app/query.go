@@ -184,10 +184,12 @@ func (s *Service) inspect(ctx context.Context, rec domain.Attachment) Inspection
 	switch {
 	case in.Spec == nil:
 		in.DriftError = in.SpecError
+	case in.Bond == nil || in.Addresses == nil && in.BondError != "":
+		in.DriftError = "not compared: " + in.BondError
 	default:
-		// The same comparison as CHECK (with the record's addresses, since
-		// the daemon has no prevResult).
-		drift, err := s.Drift(ctx, *in.Spec, rec, nil)
+		// The same comparison as CHECK, on the state read above (with the
+		// record's addresses, since the daemon has no prevResult).
+		drift, err := driftOf(*in.Spec, rec, *in.Bond, in.Addresses, nil)
 		if err != nil {
 			in.DriftError = err.Error()
 		} else {
@@ -278,11 +280,9 @@ func (s *Service) Validate(ctx context.Context, config []byte, ifname string) (V
 			case err != nil:
 				return res, wrapPort(err, "looking up %q in the host netns", name)
 			}
-			if spec.Options.Mode.NeedsLinkSpeed() {
-				if _, _, err := s.d.Props.Speed(ctx, domain.HostNetns, name); err != nil {
-					res.Error = domain.Errorf(domain.CodeLinkUnusable, "links: %q cannot serve mode %s, which needs the driver to report speed and duplex: %w", name, spec.Options.Mode, err)
-					return res, nil
-				}
+			if err := s.checkLink(ctx, spec, domain.HostNetns, l); err != nil {
+				res.Error = err
+				return res, nil
 			}
 			in.Links = append(in.Links, l)
 			res.Observed = append(res.Observed, name)
