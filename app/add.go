@@ -27,6 +27,9 @@ func (s *Service) Add(ctx context.Context, req Request) (domain.Result, error) {
 	if cfg.IfName != "" && cfg.IfName != req.IfName {
 		s.log.Warn("config ifname differs from CNI_IFNAME; CNI_IFNAME wins", "ifname", cfg.IfName, "CNI_IFNAME", req.IfName)
 	}
+	if err := s.d.Node.Admit(spec); err != nil {
+		return domain.Result{}, err
+	}
 	if err := s.checkPodNetns(ctx, req.Netns); err != nil {
 		return domain.Result{}, err
 	}
@@ -97,7 +100,9 @@ func (s *Service) observe(ctx context.Context, req Request, spec domain.BondSpec
 			hint := ""
 			if !spec.LinksInContainer {
 				if h := s.holderOf(ctx, name); h != "" {
-					return in, domain.Errorf(domain.CodeLinkBusy, "links: %q is not in the host netns: it is held by %s", name, h)
+					// Who holds it is for the node's log, not this pod's events.
+					s.log.Warn("host link held by another attachment", "link", name, "holder", h, "for", req.ContainerID)
+					return in, domain.Errorf(domain.CodeLinkBusy, "links: %q is not in the host netns: it is held by another attachment", name)
 				}
 				hint = " (set \"linksInContainer\": true if an earlier plugin put it in the pod)"
 			}

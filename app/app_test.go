@@ -29,6 +29,7 @@ type world struct {
 	locks *memory.Locks
 	svc   *app.Service
 	pod   domain.Netns
+	node  domain.NodePolicy
 }
 
 func newWorld(t testing.TB) *world {
@@ -45,7 +46,7 @@ func newWorld(t testing.TB) *world {
 
 func (w *world) service(before func(domain.Step)) *app.Service {
 	svc, err := app.New(app.Deps{Links: w.k, Bonds: w.k, Addresses: w.k, Namespaces: w.k, Props: w.k,
-		IPAM: w.ipam, Store: w.store, Locks: w.locks, BeforeStep: before})
+		IPAM: w.ipam, Store: w.store, Locks: w.locks, BeforeStep: before, Node: w.node})
 	require.NoError(w.t, err)
 	return svc
 }
@@ -219,7 +220,8 @@ func TestRacingAddsForTheSameHostNICs(t *testing.T) {
 		lost = e2
 	}
 	assert.Contains(t, lost.Error(), "eth1000")
-	assert.Contains(t, lost.Error(), "held by container")
+	assert.Contains(t, lost.Error(), "held by another attachment")
+	assert.NotContains(t, lost.Error(), "container ", "the loser's error must not name the winner")
 	assert.Equal(t, domain.CodeLinkBusy, domain.CodeOf(lost, 0))
 }
 
@@ -236,7 +238,8 @@ func TestLockTimeoutIsTryAgainLater(t *testing.T) {
 	_, err = svc.Add(ctx, w.req(hostBondConf, "c1"))
 	require.Error(t, err)
 	assert.Equal(t, domain.CodeTryAgainLater, domain.CodeOf(err, 0))
-	assert.Contains(t, err.Error(), "container other")
+	assert.Contains(t, err.Error(), `"eth1001" is held by another attachment`)
+	assert.NotContains(t, err.Error(), "container other", "the holder goes to the log, not to this pod's events")
 	release()
 	assert.Equal(t, strings.Replace(before, "locks=1", "locks=0", 1), w.state())
 }
@@ -285,7 +288,15 @@ func TestUnsafeHostLinksRefusedUnlessOptedIn(t *testing.T) {
 
 			optIn := strings.Replace(hostBondConf, `"failOverMac":1,`, `"failOverMac":1,"allowUnsafeHostLinks":true,`, 1)
 			_, err = w.svc.Add(ctx, w.req(optIn, "c1"))
-			require.NoError(t, err, "the explicit opt-in takes the link")
+			require.Error(t, err, "the config alone cannot switch the node's safety check off")
+			assert.Equal(t, domain.CodeInvalidConfig, domain.CodeOf(err, 0), err.Error())
+			assert.Contains(t, err.Error(), "node admin must set")
+			assert.Equal(t, before, w.state(), "nothing changed")
+
+			w.node = domain.NodePolicy{Source: "/etc/cni/bond.d/node.json", AllowUnsafeHostLinks: true}
+			w.svc = w.service(nil)
+			_, err = w.svc.Add(ctx, w.req(optIn, "c1"))
+			require.NoError(t, err, "the explicit opt-in takes the link where the node admin allows it")
 		})
 	}
 }

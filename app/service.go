@@ -25,6 +25,11 @@ type Deps struct {
 	IPAM       ports.IPAM
 	Store      ports.Store
 	Locks      ports.Locks
+	// Node is the node admin's policy (which host links pods may take,
+	// whether configs may opt in to unsafe ones); checked before anything
+	// on the node is read. The zero value allows any host link and refuses
+	// the opt-in.
+	Node domain.NodePolicy
 	// LockWait bounds the wait for a host link another ADD or DEL holds;
 	// default 10s. A timeout answers code 11 (try again later).
 	LockWait time.Duration
@@ -150,7 +155,11 @@ func (s *Service) claimHostLinks(ctx context.Context, names []string, req Reques
 	release, err := s.d.Locks.Claim(ctx, names, owner)
 	if err != nil {
 		if errors.Is(err, domain.ErrBusy) {
-			return nil, domain.Errorf(domain.CodeTryAgainLater, "links: %w", err)
+			var held *domain.HeldError
+			if errors.As(err, &held) {
+				s.log.Warn("host link held by another attachment", "link", held.Link, "holder", held.Holder, "for", owner)
+			}
+			return nil, domain.Errorf(domain.CodeTryAgainLater, "links: %w; try again later", err)
 		}
 		return nil, domain.Errorf(domain.CodeIOFailure, "locking host links: %w", err)
 	}

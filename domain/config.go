@@ -50,6 +50,11 @@ type Config struct {
 	// look like they carry the node's own traffic.
 	AllowUnsafeHostLinks bool
 
+	// LogLevel and LogFile are the config's logging keys: a level, and a
+	// file name inside the node admin's log directory (Spec checks both).
+	LogLevel string
+	LogFile  string
+
 	// IPAMType is ipam.type; empty means no IPAM (L2-only bond).
 	IPAMType string
 	// RuntimeMAC is runtimeConfig.mac (the "mac" capability), if any.
@@ -108,7 +113,8 @@ func ParseConfig(data []byte) (*Config, error) {
 	for _, k := range []struct {
 		key string
 		dst *string
-	}{{"cniVersion", &c.CNIVersion}, {"name", &c.Name}, {"type", &c.Type}, {"ifname", &c.IfName}} {
+	}{{"cniVersion", &c.CNIVersion}, {"name", &c.Name}, {"type", &c.Type}, {"ifname", &c.IfName},
+		{"logLevel", &c.LogLevel}, {"logFile", &c.LogFile}} {
 		raw, key, err := obj.get(k.key)
 		if err != nil {
 			return nil, err

@@ -83,3 +83,19 @@ var (
 	ErrKernelRefused = errors.New("kernel refused")
 	ErrNotBond       = errors.New("link is not a bond")
 )
+
+// HeldError says a host link is held by another attachment. Its message
+// does not say by whom: errors reach the pod's events, and another
+// tenant's pod is none of that pod's business. Holder is for the node's
+// log.
+type HeldError struct {
+	Link   string
+	Holder string
+}
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("link %q is held by another attachment", e.Link)
+}
+
+// Unwrap makes a HeldError an ErrBusy.
+func (e *HeldError) Unwrap() error { return ErrBusy }

@@ -35,6 +35,7 @@ func (c *Config) Spec(ifname string) (BondSpec, error) {
 
 	v := &validator{c: c, reported: map[string]bool{}}
 	v.network()
+	v.logging()
 	mode, modeOK := v.mode()
 	v.links(ifname, ifKey)
 	v.ranges()
@@ -129,6 +130,17 @@ func (v *validator) err() error {
 		msg += fmt.Sprintf("; and %d more", v.more)
 	}
 	return &Error{Code: CodeInvalidConfig, Msg: msg}
+}
+
+func (v *validator) logging() {
+	if l := v.c.LogLevel; l != "" && !ValidLogLevel(l) {
+		v.fail("logLevel", "logLevel: %s is not a level; allowed: %s", quote(l), strings.Join(LogLevels, ", "))
+	}
+	if f := v.c.LogFile; f != "" {
+		if err := CheckLogFileName(f); err != nil {
+			v.fail("logFile", "logFile: %s: %v", quote(f), err)
+		}
+	}
 }
 
 func (v *validator) network() {

@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"os"
 	"runtime/debug"
 
 	"github.com/containernetworking/cni/pkg/skel"
@@ -37,14 +39,24 @@ type UseCases interface {
 
 // Plugin runs one CNI invocation.
 type Plugin struct {
-	uc    UseCases
-	sink  *logging.Sink
-	about string
+	uc     UseCases
+	sink   *logging.Sink
+	logDir string
+	log    *slog.Logger
+	about  string
 }
 
-// New returns the adapter. sink may be nil.
-func New(uc UseCases, sink *logging.Sink, about string) *Plugin {
-	return &Plugin{uc: uc, sink: sink, about: about}
+// New returns the adapter. sink may be nil (no log files, stderr only);
+// logDir is the node admin's log directory, the only place a network
+// config's "logFile" can name a file in.
+func New(uc UseCases, sink *logging.Sink, logDir, about string) *Plugin {
+	p := &Plugin{uc: uc, sink: sink, logDir: logDir, about: about}
+	if sink != nil {
+		p.log = sink.Logger()
+	} else {
+		p.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return p
 }
 
 // Run reads the environment and stdin, runs the verb, prints the result or
@@ -64,11 +76,9 @@ func (p *Plugin) Funcs() skel.CNIFuncs {
 	}
 }
 
-// logSettings are the optional logging keys of the network config.
+// logSettings are what the adapter itself reads of the network config.
 type logSettings struct {
 	CNIVersion string `json:"cniVersion"`
-	LogLevel   string `json:"logLevel"`
-	LogFile    string `json:"logFile"`
 }
 
 // guard configures logging from the config, converts errors to CNI errors
@@ -77,15 +87,42 @@ func (p *Plugin) guard(h func(context.Context, *skel.CmdArgs, logSettings) error
 	return func(args *skel.CmdArgs) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
-				err = types.NewError(types.ErrInternal, fmt.Sprintf("internal error: %v", r), string(debug.Stack()))
+				// The stack is for the node admin's log; the runtime (and
+				// the pod's events) get a short message.
+				p.log.Error("panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				err = types.NewError(types.ErrInternal, "internal error in the bond plugin (the node's plugin log has the details)", "")
 			}
 		}()
 		var ls logSettings
 		_ = json.Unmarshal(args.StdinData, &ls) // bad JSON is reported by the use case
-		if p.sink != nil {
-			p.sink.Configure(ls.LogLevel, ls.LogFile)
-		}
+		p.configureLogging(args)
 		return toCNIError(h(context.Background(), args, ls))
+	}
+}
+
+// configureLogging applies the config's logLevel and logFile only once the
+// whole config has been validated: nothing is opened, let alone created,
+// for a config ADD would refuse. The file is a name inside the node admin's
+// log directory (domain.CheckLogFileName); a file that cannot be used is
+// reported in the log and otherwise ignored, since logging must never fail
+// a CNI call.
+func (p *Plugin) configureLogging(args *skel.CmdArgs) {
+	if p.sink == nil {
+		return
+	}
+	cfg, err := domain.ParseConfig(args.StdinData)
+	if err != nil || (cfg.LogLevel == "" && cfg.LogFile == "") {
+		return
+	}
+	if _, err := cfg.Spec(args.IfName); err != nil {
+		return // the use case reports it
+	}
+	p.sink.SetLevel(cfg.LogLevel)
+	if cfg.LogFile == "" {
+		return
+	}
+	if err := p.sink.AddFile(p.logDir, cfg.LogFile); err != nil {
+		p.log.Warn("logFile from the network config not used", "logFile", cfg.LogFile, "err", err)
 	}
 }
 

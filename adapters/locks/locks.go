@@ -96,8 +96,7 @@ func (l *Files) lock(ctx context.Context, name, owner string) (*os.File, error) 
 		case <-ctx.Done():
 			holder, _ := os.ReadFile(path)
 			f.Close()
-			return nil, fmt.Errorf("link %q is being claimed by %s; gave up waiting (%w): %w",
-				name, describe(holder), ctx.Err(), domain.ErrBusy)
+			return nil, fmt.Errorf("gave up waiting (%w): %w", ctx.Err(), &domain.HeldError{Link: name, Holder: describe(holder)})
 		case <-time.After(poll):
 		}
 	}

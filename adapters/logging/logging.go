@@ -1,14 +1,20 @@
 // Package logging gives the plugin a slog logger that writes to stderr and,
-// once the network config names one, to a log file too — never to stdout,
+// once the node settings or a validated network config name one, to log
+// files in the node admin's log directory too — never to stdout,
 // which carries only the CNI result or error.
 package logging
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/bondcni/bond/adapters/safefs"
 )
 
 // Sink is a slog handler whose level and file can be set after start-up,
@@ -17,7 +23,7 @@ type Sink struct {
 	level  slog.LevelVar
 	mu     sync.Mutex
 	stderr io.Writer
-	file   *os.File
+	files  []*os.File
 }
 
 // New returns a sink writing to stderr at level (debug, info, warn, error;
@@ -43,47 +49,56 @@ func ParseLevel(name string, def slog.Level) slog.Level {
 	return def
 }
 
-// Configure sets the level (if non-empty) and opens the log file (if
-// non-empty) for appending. A file that cannot be opened is reported on
-// stderr and otherwise ignored: logging must never fail a CNI call.
-func (s *Sink) Configure(level, file string) {
-	if level != "" {
-		s.level.Set(ParseLevel(level, s.level.Level()))
+// SetLevel sets the level if name is one (else leaves it).
+func (s *Sink) SetLevel(name string) {
+	if name != "" {
+		s.level.Set(ParseLevel(name, s.level.Level()))
 	}
-	if file == "" {
-		return
-	}
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		slog.New(s.Handler()).Warn("cannot open log file", "file", file, "err", err)
-		return
-	}
-	s.mu.Lock()
-	if s.file != nil {
-		s.file.Close()
-	}
-	s.file = f
-	s.mu.Unlock()
 }
 
-// Close closes the log file, if any.
+// AddFile also appends logs to the file name inside dir, the node admin's
+// log directory (created 0700 if missing; refused unless it is root's and
+// writable by nobody else). The file is opened without following a
+// symlink, without blocking on a FIFO, and only if it is a regular file
+// owned by root. Adding the same file twice opens it once.
+func (s *Sink) AddFile(dir, name string) error {
+	if err := safefs.EnsureDir(dir, safefs.NotShared); err != nil {
+		return fmt.Errorf("log directory: %w", err)
+	}
+	p := filepath.Join(dir, name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.files {
+		if f.Name() == p {
+			return nil
+		}
+	}
+	f, err := safefs.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("log file: %w", err)
+	}
+	s.files = append(s.files, f)
+	return nil
+}
+
+// Close closes the log files.
 func (s *Sink) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.file == nil {
-		return nil
+	var errs []error
+	for _, f := range s.files {
+		errs = append(errs, f.Close())
 	}
-	err := s.file.Close()
-	s.file = nil
-	return err
+	s.files = nil
+	return errors.Join(errs...)
 }
 
 // Write sends one formatted record to stderr and the file.
 func (s *Sink) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.file != nil {
-		_, _ = s.file.Write(p)
+	for _, f := range s.files {
+		_, _ = f.Write(p)
 	}
 	return s.stderr.Write(p)
 }

@@ -51,7 +51,7 @@ func (l *Locks) Claim(ctx context.Context, links []string, owner string) (func()
 		l.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("link %q is being claimed by %s; gave up waiting (%w): %w", busy, holder, ctx.Err(), domain.ErrBusy)
+			return nil, fmt.Errorf("gave up waiting (%w): %w", ctx.Err(), &domain.HeldError{Link: busy, Holder: holder})
 		case <-wait:
 		}
 	}

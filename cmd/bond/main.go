@@ -4,6 +4,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -18,11 +19,13 @@ import (
 	"github.com/bondcni/bond/adapters/locks"
 	"github.com/bondcni/bond/adapters/logging"
 	"github.com/bondcni/bond/adapters/netns"
+	"github.com/bondcni/bond/adapters/nodefile"
 	"github.com/bondcni/bond/adapters/rtnl"
 	"github.com/bondcni/bond/adapters/state"
 	"github.com/bondcni/bond/adapters/sysfs"
 	"github.com/bondcni/bond/app"
 	"github.com/bondcni/bond/cmd/internal/wiring"
+	"github.com/bondcni/bond/domain"
 	"github.com/bondcni/bond/ports"
 )
 
@@ -38,15 +41,54 @@ var (
 // discarded by the Go runtime.
 func init() { runtime.LockOSThread() }
 
-// Env is what the process environment configures.
+// Env is what the node admin configures: the runtime's environment and the
+// node settings file, whose values win. The network config (tenant input)
+// can change none of it.
 type Env struct {
 	StateDir string // BOND_STATE_DIR, default /var/lib/cni/bond
 	LogLevel string // BOND_LOG_LEVEL, default warn (the config's logLevel wins)
 	LockDir  string // BOND_LOCK_DIR, default /run/bond-cni/locks
+	Node     nodefile.Node
+}
+
+// loadEnv reads the environment and the node settings file
+// (BOND_NODE_CONFIG, default nodefile.DefaultPath).
+func loadEnv(getenv func(string) string) (Env, error) {
+	env := Env{StateDir: getenv("BOND_STATE_DIR"), LogLevel: getenv("BOND_LOG_LEVEL"), LockDir: getenv("BOND_LOCK_DIR")}
+	node, err := nodefile.Load(getenv("BOND_NODE_CONFIG"))
+	if err != nil {
+		return env, err
+	}
+	env.Node = node
+	for _, o := range []struct {
+		dst *string
+		v   string
+	}{
+		{&env.StateDir, node.StateDir}, {&env.LockDir, node.LockDir}, {&env.LogLevel, node.LogLevel},
+	} {
+		if o.v != "" {
+			*o.dst = o.v
+		}
+	}
+	return env, nil
 }
 
 func main() {
-	env := Env{StateDir: os.Getenv("BOND_STATE_DIR"), LogLevel: os.Getenv("BOND_LOG_LEVEL"), LockDir: os.Getenv("BOND_LOCK_DIR")}
+	env, err := loadEnv(os.Getenv)
+	if err != nil {
+		// Every verb fails: a node file that cannot be read must never mean
+		// permissive defaults.
+		var ne *nodefile.Error
+		code := uint(types.ErrIOFailure)
+		if errors.As(err, &ne) {
+			code = uint(ne.Code())
+		}
+		fmt.Fprintln(os.Stderr, "bond:", err)
+		if perr := types.NewError(code, err.Error(), "").Print(); perr != nil {
+			fmt.Fprintln(os.Stderr, "bond: writing the error JSON:", perr)
+		}
+		os.Exit(1)
+	}
 	// The one Invoke runs the CNI call; fx.New returns when it is done.
 	var e *types.Error
 	app := fx.New(
@@ -83,6 +125,7 @@ func Module(env Env) fx.Option {
 			fx.Annotate(func() netns.Checker { return netns.Checker{} }, fx.As(new(ports.Namespaces))),
 			fx.Annotate(func() sysfs.Props { return sysfs.Props{} }, fx.As(new(ports.LinkProps))),
 			fx.Annotate(func() *ipam.Delegate { return ipam.New(nil) }, fx.As(new(ports.IPAM))),
+			func(e Env) domain.NodePolicy { return e.Node.Policy() },
 			fx.Annotate(func(e Env) *state.Store { return state.New(e.StateDir) }, fx.As(new(ports.Store))),
 			fx.Annotate(func(e Env) *locks.Files { return locks.New(e.LockDir) }, fx.As(new(ports.Locks))),
 			newLogger,
@@ -93,10 +136,20 @@ func Module(env Env) fx.Option {
 	)
 }
 
-func newSink(e Env) *logging.Sink { return logging.New(os.Stderr, e.LogLevel) }
+// newSink logs to stderr and, when the node settings name one, to the
+// admin's log file.
+func newSink(e Env) *logging.Sink {
+	s := logging.New(os.Stderr, e.LogLevel)
+	if f := e.Node.LogFile; f != "" {
+		if err := s.AddFile(e.Node.EffectiveLogDir(), f); err != nil {
+			s.Logger().Warn("node log file not used", "err", err)
+		}
+	}
+	return s
+}
 
 func newLogger(s *logging.Sink) *slog.Logger { return s.Logger() }
 
-func newPlugin(s *app.Service, sink *logging.Sink) *cni.Plugin {
-	return cni.New(s, sink, fmt.Sprintf("bond CNI plugin %s (commit %s)", version, commit))
+func newPlugin(s *app.Service, sink *logging.Sink, e Env) *cni.Plugin {
+	return cni.New(s, sink, e.Node.EffectiveLogDir(), fmt.Sprintf("bond CNI plugin %s (commit %s)", version, commit))
 }

@@ -24,6 +24,9 @@ type ServiceDeps struct {
 	Store      ports.Store
 	Locks      ports.Locks
 	Log        *slog.Logger
+	// Node is the node admin's policy; the zero value (no node file) allows
+	// any host link and refuses the unsafe-host-link opt-in.
+	Node domain.NodePolicy `optional:"true"`
 	// BeforeStep is the crash tests' hook; nil in production.
 	BeforeStep func(domain.Step) `optional:"true"`
 }
@@ -32,7 +35,7 @@ type ServiceDeps struct {
 func NewService(d ServiceDeps) (*app.Service, error) {
 	return app.New(app.Deps{
 		Links: d.Links, Bonds: d.Bonds, Addresses: d.Addresses, Namespaces: d.Namespaces,
-		Props: d.Props, IPAM: d.IPAM, Store: d.Store, Locks: d.Locks, Log: d.Log,
+		Props: d.Props, IPAM: d.IPAM, Store: d.Store, Locks: d.Locks, Log: d.Log, Node: d.Node,
 		BeforeStep: d.BeforeStep,
 	})
 }
