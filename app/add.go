@@ -188,6 +188,11 @@ func (r *addRun) do(ctx context.Context, st domain.Step) error {
 			return wrapPort(err, "moving %q into the pod", st.Link.Name)
 		}
 		r.podIdx[st.Link.Name] = l.Index
+		for i := range r.rec.Links {
+			if r.rec.Links[i].Name == st.Link.Name {
+				r.rec.Links[i].PodIndex = l.Index // saved with the ready record
+			}
+		}
 	case domain.StepReturnToHost:
 		idx, ok := r.podIdx[st.Link.Name]
 		if !ok {

@@ -128,7 +128,7 @@ func (s *Service) deleteOwnBond(ctx context.Context, pod domain.Netns, id domain
 // their state back in the pod.
 func (s *Service) returnLink(ctx context.Context, rec domain.Attachment, pod domain.Netns, podAlive bool, orig domain.LinkState) error {
 	if podAlive {
-		l, err := s.d.Links.Link(ctx, pod, orig.Name)
+		l, err := s.inPod(ctx, pod, rec, orig)
 		switch {
 		case err == nil:
 			if l.MasterIndex != 0 {
@@ -144,6 +144,8 @@ func (s *Service) returnLink(ctx context.Context, rec domain.Attachment, pod dom
 				return wrapPort(err, "returning %q to the host", orig.Name)
 			}
 			return s.restore(ctx, domain.HostNetns, moved.Index, orig, "host")
+		case domain.CodeOf(err, 0) == domain.CodeLinkMismatch:
+			return err
 		case !errors.Is(err, domain.ErrNotFound):
 			return wrapPort(err, "looking up %q in the pod", orig.Name)
 		}
@@ -175,6 +177,31 @@ func (s *Service) returnLink(ctx context.Context, rec domain.Attachment, pod dom
 		return fmt.Errorf("link %q (ifindex %d): %w", orig.Name, orig.Index, errStillAway)
 	}
 	return s.restore(ctx, domain.HostNetns, l.Index, orig, "host")
+}
+
+// inPod finds a recorded link in the live pod and proves it is the recorded
+// device before DEL touches it: by name, else (a pod that renamed it) by
+// its recorded ifindex there. A link under the recorded name that is not
+// the device is a CodeLinkMismatch error: both stay where they are, and the
+// record is kept.
+func (s *Service) inPod(ctx context.Context, pod domain.Netns, rec domain.Attachment, orig domain.LinkState) (domain.Link, error) {
+	index := orig.IndexIn(rec.LinksInContainer)
+	l, err := s.d.Links.Link(ctx, pod, orig.Name)
+	if errors.Is(err, domain.ErrNotFound) && index != 0 {
+		byIndex, ierr := s.d.Links.LinkByIndex(ctx, pod, index)
+		if ierr == nil && orig.Mismatch(byIndex, index) == "" {
+			s.log.Info("recorded link renamed in the pod; taking it back", "link", orig.Name, "now", byIndex.Name)
+			return byIndex, nil
+		}
+	}
+	if err != nil {
+		return l, err
+	}
+	if why := orig.Mismatch(l, index); why != "" {
+		s.log.Error("DEL: link in the pod is not the recorded device; leaving it", "link", orig.Name, "differs", why)
+		return l, domain.Errorf(domain.CodeLinkMismatch, "links: %q in the pod is not the device this attachment recorded (%s); it and the record are left in place", orig.Name, why)
+	}
+	return l, nil
 }
 
 // errStillAway: a recorded physical link is neither in the pod nor back on

@@ -32,6 +32,7 @@ const (
 	CodeIPAMFailed     Code = 106 // the IPAM plugin failed
 	CodeCheckFailed    Code = 107 // CHECK found drift
 	CodeStateCorrupt   Code = 108 // the attachment record cannot be read
+	CodeLinkMismatch   Code = 109 // a link found under a recorded name is not the recorded device
 )
 
 // Error is an error with a CNI code. Msg names the key, the value and what is

@@ -88,6 +88,10 @@ type LinkState struct {
 	PermMAC string           `json:"permMac,omitempty"`
 	Up      bool             `json:"up"`
 	Kind    string           `json:"kind,omitempty"`
+	// PodIndex is a host link's ifindex in the pod after ADD moved it there
+	// (the kernel renumbers it when its host ifindex is taken in the pod);
+	// 0 until recorded, e.g. after an ADD that crashed before it completed.
+	PodIndex int `json:"podIndex,omitempty"`
 }
 
 // StateOf captures what must be restored of a link.

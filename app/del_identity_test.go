@@ -1,0 +1,68 @@
+package app_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bondcni/bond/domain"
+)
+
+// A pod with NET_ADMIN renames the real NIC and plants a veth under its
+// name. DEL must not move the veth to the host: it fails with code 109
+// naming the link and what differs, leaves both devices in the pod and
+// keeps the record, so the node admin can sort it out.
+func TestDelRefusesAnImpostorUnderTheRecordedName(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	_, err := w.svc.Add(ctx, w.req(hostBondConf, "c1"))
+	require.NoError(t, err)
+	// The pod tears its bond down and swaps eth1000 for a veth.
+	bond, err := w.k.Link(ctx, w.pod, "net1")
+	require.NoError(t, err)
+	require.NoError(t, w.k.Delete(ctx, w.pod, bond.Index))
+	nic, err := w.k.Link(ctx, w.pod, "eth1000")
+	require.NoError(t, err)
+	st := domain.StateOf(nic)
+	st.Name = "hidden"
+	require.NoError(t, w.k.Restore(ctx, w.pod, nic.Index, st))
+	w.k.AddVirtual(w.pod, "veth", "eth1000", 1500, nic.MAC)
+
+	err = w.svc.Del(ctx, w.req(hostBondConf, "c1"))
+	require.Error(t, err)
+	assert.Equal(t, domain.CodeLinkMismatch, domain.CodeOf(err, 0), err.Error())
+	assert.Contains(t, err.Error(), `"eth1000" in the pod is not the device this attachment recorded`)
+	assert.Contains(t, err.Error(), "kind veth, recorded physical")
+	assert.Contains(t, err.Error(), "permanent MAC none, recorded 52:54:00:00:10:00")
+
+	v, err := w.k.Link(ctx, w.pod, "eth1000")
+	require.NoError(t, err)
+	assert.Equal(t, "veth", v.Kind, "the veth stays in the pod")
+	_, err = w.k.Link(ctx, w.pod, "hidden")
+	require.NoError(t, err, "the real NIC stays where it is too")
+	_, err = w.k.Link(ctx, domain.HostNetns, "eth1000")
+	assert.ErrorIs(t, err, domain.ErrNotFound, "nothing moved to the host under the NIC's name")
+	_, err = w.k.Link(ctx, domain.HostNetns, "eth1001")
+	require.NoError(t, err, "the other, proven link went back")
+	assert.Equal(t, 1, w.store.Len(), "the record is kept")
+}
+
+// A NIC the pod merely renamed is still the recorded device (same ifindex
+// in the pod, same permanent MAC): DEL takes it back under its name.
+func TestDelTakesBackARenamedNIC(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	initial := w.state()
+	_, err := w.svc.Add(ctx, w.req(hostBondConf, "c1"))
+	require.NoError(t, err)
+	nic, err := w.k.Link(ctx, w.pod, "eth1000")
+	require.NoError(t, err)
+	st := domain.StateOf(nic)
+	st.Name = "renamed"
+	require.NoError(t, w.k.Restore(ctx, w.pod, nic.Index, st))
+
+	require.NoError(t, w.svc.Del(ctx, w.req(hostBondConf, "c1")))
+	assert.Equal(t, initial, w.state())
+}
