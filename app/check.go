@@ -118,6 +118,11 @@ func (s *Service) GC(ctx context.Context, req Request) error {
 	if err != nil {
 		return domain.Errorf(domain.CodeIOFailure, "listing attachment records: %w", err)
 	}
+	if bad, err := s.d.Store.Unreadable(ctx); err == nil {
+		for _, b := range bad {
+			s.log.Error("GC: leaving an attachment record it cannot read", "file", b.File, "err", b.Err)
+		}
+	}
 	var errs []error
 	for _, rec := range recs {
 		if rec.Network != cfg.Name || valid[rec.ID] {

@@ -21,9 +21,11 @@ func (s *Service) Del(ctx context.Context, req Request) error {
 	rec, err := s.d.Store.Load(ctx, id)
 	haveRec := err == nil
 	if err != nil && !errors.Is(err, domain.ErrNotFound) {
-		// A corrupt record must not block pod deletion forever; log it and
-		// clean up what the config alone allows.
-		s.log.Error("attachment record unreadable", "id", id, "err", err)
+		// Without the record DEL cannot know which NICs to return, and a
+		// success would strand them silently: fail, leave the file for the
+		// node admin (bond-debugd lists it), and let the runtime retry.
+		s.log.Error("attachment record unreadable; DEL refuses to guess", "containerID", id.ContainerID, "ifname", id.IfName, "err", err)
+		return domain.Errorf(domain.CodeIOFailure, "DEL %s/%s: the attachment record cannot be read, so the links it holds cannot be returned safely; the node admin must repair or remove it: %w", id.ContainerID, id.IfName, err)
 	}
 
 	conf := req.Config

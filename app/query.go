@@ -113,6 +113,17 @@ func (s *Service) ListAttachments(ctx context.Context) ([]domain.Attachment, err
 	return recs, nil
 }
 
+// UnreadableRecords lists the records the store cannot read: their
+// attachments' links cannot be returned by DEL until the node admin repairs
+// or removes them.
+func (s *Service) UnreadableRecords(ctx context.Context) ([]domain.UnreadableRecord, error) {
+	bad, err := s.d.Store.Unreadable(ctx)
+	if err != nil {
+		return nil, domain.Errorf(domain.CodeIOFailure, "listing attachment records: %w", err)
+	}
+	return bad, nil
+}
+
 // Inspect reads one attachment's bond in its recorded netns. An unknown
 // attachment is an error wrapping domain.ErrNotFound; everything that
 // cannot be read live (netns gone, bond missing, a slave without speed) is

@@ -26,6 +26,9 @@ type AttachmentID struct {
 // changes anything so that DEL or GC can finish or undo the work even after a
 // crash or a lost runtime cache.
 type Attachment struct {
+	// Version is the record format (RecordVersion when written; 0 in records
+	// from before versions existed).
+	Version          int          `json:"version"`
 	ID               AttachmentID `json:"id"`
 	Netns            Netns        `json:"netns"`
 	Network          string       `json:"network"`

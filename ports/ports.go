@@ -103,10 +103,16 @@ type IPAM interface {
 // Store keeps attachment records durably (atomic writes).
 type Store interface {
 	Save(ctx context.Context, a domain.Attachment) error
-	// Load returns the record, or an error wrapping domain.ErrNotFound.
+	// Load returns the record, or an error wrapping domain.ErrNotFound, or
+	// one wrapping domain.ErrUnreadable that names the file.
 	Load(ctx context.Context, id domain.AttachmentID) (domain.Attachment, error)
 	Delete(ctx context.Context, id domain.AttachmentID) error
+	// List returns every record this version can read; see Unreadable.
 	List(ctx context.Context) ([]domain.Attachment, error)
+	// Unreadable lists the records that exist but cannot be read (Load
+	// fails for them with an error wrapping domain.ErrUnreadable), so they
+	// are shown and left alone, never silently skipped.
+	Unreadable(ctx context.Context) ([]domain.UnreadableRecord, error)
 }
 
 // Locks serialises work on shared host resources across plugin processes.

@@ -1,6 +1,7 @@
 package contract_test
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/bondcni/bond/adapters/contract"
@@ -13,9 +14,9 @@ import (
 // run in every lane.
 func TestFileStoreAndLocksContracts(t *testing.T) {
 	t.Run("store", func(t *testing.T) {
-		contract.RunStoreContract(t, func(t *testing.T) ports.Store { return state.New(t.TempDir()) })
+		contract.RunStoreContract(t, func(t *testing.T) ports.Store { return state.New(filepath.Join(t.TempDir(), "state")) })
 	})
 	t.Run("locks", func(t *testing.T) {
-		contract.RunLocksContract(t, func(t *testing.T) ports.Locks { return locks.New(t.TempDir()) })
+		contract.RunLocksContract(t, func(t *testing.T) ports.Locks { return locks.New(filepath.Join(t.TempDir(), "locks")) })
 	})
 }

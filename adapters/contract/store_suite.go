@@ -18,7 +18,8 @@ import (
 func RunStoreContract(t *testing.T, mk func(t *testing.T) ports.Store) {
 	rec := func(ctr, ifname string) domain.Attachment {
 		return domain.Attachment{
-			ID: domain.AttachmentID{ContainerID: ctr, IfName: ifname}, Netns: "/run/netns/p", Network: "bond0",
+			Version: domain.RecordVersion,
+			ID:      domain.AttachmentID{ContainerID: ctr, IfName: ifname}, Netns: "/run/netns/p", Network: "bond0",
 			Phase: domain.PhaseReady, CreatedAt: time.Unix(1700000000, 0).UTC(), Mode: "active-backup",
 			Links:   []domain.LinkState{{Name: "eth1000", Index: 2, MTU: 9000, MACText: "52:54:00:00:10:00", Up: true}},
 			BondMTU: 9000, IPs: []netip.Prefix{netip.MustParsePrefix("10.0.0.2/24")},
@@ -71,7 +72,7 @@ func RunStoreContract(t *testing.T, mk func(t *testing.T) ports.Store) {
 }
 
 // RunLocksContract checks ports.Locks: claims are exclusive, a bounded
-// wait ends in ErrBusy naming the link and the holder, release is
+// wait ends in a HeldError naming the link (and, for the log, the holder), release is
 // idempotent and lets the next claim in.
 func RunLocksContract(t *testing.T, mk func(t *testing.T) ports.Locks) {
 	t.Run("exclusive, bounded, names the holder", func(t *testing.T) {
@@ -83,7 +84,9 @@ func RunLocksContract(t *testing.T, mk func(t *testing.T) ports.Locks) {
 		_, err = l.Claim(ctx, []string{"eth0"}, "container B")
 		require.ErrorIs(t, err, domain.ErrBusy)
 		assert.Contains(t, err.Error(), "eth0")
-		assert.Contains(t, err.Error(), "container A")
+		var held *domain.HeldError
+		require.ErrorAs(t, err, &held)
+		assert.Equal(t, "container A", held.Holder)
 		rel()
 		rel()
 		rel2, err := l.Claim(t.Context(), []string{"eth0", "eth1"}, "container B")

@@ -47,6 +47,16 @@ type AttachmentJSON struct {
 type ListJSON struct {
 	Count       int              `json:"count"`
 	Attachments []AttachmentJSON `json:"attachments"`
+	// Unreadable are record files this version cannot read: DEL fails for
+	// their attachments (code 5) until the node admin repairs or removes
+	// them.
+	Unreadable []UnreadableJSON `json:"unreadable"`
+}
+
+// UnreadableJSON is one record file that cannot be read, and why.
+type UnreadableJSON struct {
+	File  string `json:"file"`
+	Error string `json:"error"`
 }
 
 // NetnsJSON tells whether the pod's netns is still there.

@@ -29,6 +29,7 @@ func desc(name, help string, labels []string) *prometheus.Desc {
 var (
 	descStateReadable = desc("state_readable", "1 if the attachment records could be listed at this scrape, else 0.", nil)
 	descAttachments   = desc("attachments", "Attachments recorded by the bond CNI plugin on this node.", nil)
+	descUnreadable    = desc("records_unreadable", "Attachment records this version cannot read (corrupt, another shape, a newer format); DEL fails for them until the node admin repairs or removes them.", nil)
 	descScrapeSeconds = desc("scrape_duration_seconds", "Time this scrape took to read the records and every bond.", nil)
 	descInfo          = desc("attachment_info", "One per recorded attachment, value 1; labels carry its network, mode, phase (adding, ready), netns and whether its links were in the pod already.",
 		append(append([]string{}, bondLabels...), "network", "mode", "phase", "netns", "links_in_container"))
@@ -47,7 +48,7 @@ var (
 	descSlavePartn  = desc("slave_lacp_partner_present", "802.3ad bonds only: 1 if the slave is in the bond's active aggregator and that aggregator has an LACP partner, else 0.", slaveLabels)
 
 	allDescs = []*prometheus.Desc{
-		descStateReadable, descAttachments, descScrapeSeconds, descInfo, descNetns, descBondPresent, descBondUp,
+		descStateReadable, descAttachments, descUnreadable, descScrapeSeconds, descInfo, descNetns, descBondPresent, descBondUp,
 		descBondCarrier, descBondSlaves, descBondSlUp, descBondDrift, descBondPartner,
 		descSlaveUp, descSlaveActive, descSlaveFail, descSlaveSpeed, descSlavePartn,
 	}
@@ -90,6 +91,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(descAttachments, prometheus.GaugeValue, float64(len(recs)))
+	if bad, err := c.q.UnreadableRecords(ctx); err == nil {
+		ch <- prometheus.MustNewConstMetric(descUnreadable, prometheus.GaugeValue, float64(len(bad)))
+	}
 
 	// Inspect a few bonds at once; each is a handful of netlink requests in
 	// its own pod netns.

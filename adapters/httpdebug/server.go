@@ -52,6 +52,7 @@ const MaxBodyBytes = 1 << 20
 // Queries are the use cases the adapter drives (app.Service).
 type Queries interface {
 	ListAttachments(ctx context.Context) ([]domain.Attachment, error)
+	UnreadableRecords(ctx context.Context) ([]domain.UnreadableRecord, error)
 	Inspect(ctx context.Context, id domain.AttachmentID) (app.Inspection, error)
 	Validate(ctx context.Context, config []byte, ifname string) (app.ValidationResult, error)
 }
@@ -317,9 +318,16 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	out := ListJSON{Count: len(recs), Attachments: []AttachmentJSON{}}
+	out := ListJSON{Count: len(recs), Attachments: []AttachmentJSON{}, Unreadable: []UnreadableJSON{}}
 	for _, a := range recs {
 		out.Attachments = append(out.Attachments, attachmentJSON(a))
+	}
+	bad, err := s.q.UnreadableRecords(r.Context())
+	if err != nil {
+		s.log.Error("listing unreadable records", "err", err)
+	}
+	for _, b := range bad {
+		out.Unreadable = append(out.Unreadable, UnreadableJSON{File: b.File, Error: b.Err})
 	}
 	writeJSON(w, http.StatusOK, out)
 }

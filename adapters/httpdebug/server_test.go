@@ -56,6 +56,10 @@ func (q *stubQueries) ListAttachments(ctx context.Context) ([]domain.Attachment,
 	return nil, q.listErr
 }
 
+func (q *stubQueries) UnreadableRecords(context.Context) ([]domain.UnreadableRecord, error) {
+	return nil, nil
+}
+
 func (q *stubQueries) Inspect(ctx context.Context, id domain.AttachmentID) (app.Inspection, error) {
 	if err := q.enter(ctx); err != nil {
 		return app.Inspection{}, err

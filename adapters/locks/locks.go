@@ -2,7 +2,10 @@
 // file per link under a directory (default /run/bond-cni/locks, on tmpfs so
 // a reboot clears it). flock is released by the kernel when the process
 // dies, so a SIGKILLed plugin never leaves a link locked. The lock file
-// holds its owner's description for error messages.
+// holds its owner's description for the node's log, and is removed when
+// its holder releases it. The directory is created 0700 and refused unless
+// it is root's and private; lock files are opened without following
+// symlinks and never truncated.
 package locks
 
 import (
@@ -18,6 +21,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bondcni/bond/adapters/safefs"
 	"github.com/bondcni/bond/domain"
 	"github.com/bondcni/bond/ports"
 )
@@ -45,8 +49,8 @@ func New(dir string) *Files {
 
 // Claim locks each link in sorted order, waiting until ctx is done.
 func (l *Files) Claim(ctx context.Context, links []string, owner string) (func(), error) {
-	if err := os.MkdirAll(l.dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating lock dir: %w", err)
+	if err := safefs.EnsureDir(l.dir, safefs.Private); err != nil {
+		return nil, fmt.Errorf("lock dir: %w", err)
 	}
 	names := slices.Clone(links)
 	slices.Sort(names)
@@ -54,8 +58,7 @@ func (l *Files) Claim(ctx context.Context, links []string, owner string) (func()
 	var held []*os.File
 	release := func() {
 		for _, f := range held {
-			_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
-			f.Close()
+			unlock(f)
 		}
 		held = nil
 	}
@@ -72,6 +75,16 @@ func (l *Files) Claim(ctx context.Context, links []string, owner string) (func()
 	return releaseOnce, nil
 }
 
+// unlock removes the lock file while still holding it, then unlocks. A
+// waiter that gets the lock on the removed file sees that its path no
+// longer names it and starts over (see lock), so removing never lets two
+// holders in.
+func unlock(f *os.File) {
+	_ = os.Remove(f.Name())
+	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	f.Close()
+}
+
 func (l *Files) lock(ctx context.Context, name, owner string) (*os.File, error) {
 	// Interface names cannot contain '/', so the name is a safe file name;
 	// refuse anything else rather than trust it.
@@ -79,32 +92,82 @@ func (l *Files) lock(ctx context.Context, name, owner string) (*os.File, error) 
 		return nil, fmt.Errorf("lock: invalid link name %q", name)
 	}
 	path := filepath.Join(l.dir, name+".lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("opening lock for %q: %w", name, err)
+	for {
+		f, err := safefs.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("opening lock for %q: %w", name, err)
+		}
+		if err := waitFlock(ctx, f, name); err != nil {
+			f.Close()
+			return nil, err
+		}
+		switch current, err := sameFile(f, path); {
+		case err != nil:
+			unlockKeep(f)
+			return nil, fmt.Errorf("checking lock for %q: %w", name, err)
+		case !current:
+			// Its holder removed it while we waited: lock the new one.
+			unlockKeep(f)
+			continue
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			unlockKeep(f)
+			return nil, fmt.Errorf("checking lock for %q: %w", name, err)
+		}
+		if fi.Size() > 0 {
+			// Left by a holder that died before it could remove it (flock
+			// died with it). Remove it rather than truncate it, and start over
+			// with a fresh, empty file.
+			unlock(f)
+			continue
+		}
+		// Record the owner for whoever waits next (the file is new and empty).
+		_, _ = f.WriteAt([]byte(owner), 0)
+		return f, nil
 	}
+}
+
+// unlockKeep unlocks and closes without removing: the path is not ours.
+func unlockKeep(f *os.File) {
+	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	f.Close()
+}
+
+// waitFlock takes the exclusive flock on f, polling until ctx is done.
+func waitFlock(ctx context.Context, f *os.File, name string) error {
 	for {
 		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
-			break
+			return nil
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("locking %q: %w", name, err)
+			return fmt.Errorf("locking %q: %w", name, err)
 		}
 		select {
 		case <-ctx.Done():
-			holder, _ := os.ReadFile(path)
-			f.Close()
-			return nil, fmt.Errorf("gave up waiting (%w): %w", ctx.Err(), &domain.HeldError{Link: name, Holder: describe(holder)})
+			holder := make([]byte, 512)
+			n, _ := f.ReadAt(holder, 0)
+			return fmt.Errorf("gave up waiting (%w): %w", ctx.Err(), &domain.HeldError{Link: name, Holder: describe(holder[:n])})
 		case <-time.After(poll):
 		}
 	}
-	// Record the owner for whoever waits next.
-	if err := f.Truncate(0); err == nil {
-		_, _ = f.WriteAt([]byte(owner), 0)
+}
+
+// sameFile reports whether path still names the open file f.
+func sameFile(f *os.File, path string) (bool, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return false, err
 	}
-	return f, nil
+	pi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(fi, pi), nil
 }
 
 func describe(holder []byte) string {

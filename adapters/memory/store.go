@@ -3,7 +3,6 @@ package memory
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"slices"
@@ -79,7 +78,7 @@ func (s *Store) Save(ctx context.Context, a domain.Attachment) error {
 	if err := s.begin(ctx, "Save", true); err != nil {
 		return err
 	}
-	data, err := json.Marshal(a)
+	data, err := domain.EncodeRecord(a)
 	if err != nil {
 		return fmt.Errorf("encoding record: %w", err)
 	}
@@ -98,15 +97,28 @@ func (s *Store) Load(ctx context.Context, id domain.AttachmentID) (domain.Attach
 	if !ok {
 		return domain.Attachment{}, fmt.Errorf("record %s/%s: %w", id.ContainerID, id.IfName, domain.ErrNotFound)
 	}
-	return decode(data)
+	return decode(id, data)
 }
 
-func decode(data []byte) (domain.Attachment, error) {
-	var a domain.Attachment
-	if err := json.Unmarshal(data, &a); err != nil {
-		return domain.Attachment{}, fmt.Errorf("record is corrupt: %w", err)
+func decode(id domain.AttachmentID, data []byte) (domain.Attachment, error) {
+	a, err := domain.DecodeRecord(data)
+	if err != nil {
+		return domain.Attachment{}, fmt.Errorf("record %s: %w", fileName(id), err)
 	}
 	return a, nil
+}
+
+// PutRaw stores data as id's record as is, for tests of records this
+// version cannot read.
+func (s *Store) PutRaw(id domain.AttachmentID, data []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recs[id] = slices.Clone(data)
+}
+
+// fileName is the record's name as the file store would give it.
+func fileName(id domain.AttachmentID) string {
+	return url.PathEscape(id.ContainerID) + "_" + url.PathEscape(id.IfName) + ".json"
 }
 
 // Delete removes a record; a missing one is not an error.
@@ -120,29 +132,39 @@ func (s *Store) Delete(ctx context.Context, id domain.AttachmentID) error {
 	return nil
 }
 
-// List returns every record, in the order the file store's directory
-// listing gives (by escaped file name).
+// List returns every readable record, in the order the file store's
+// directory listing gives (by escaped file name).
 func (s *Store) List(ctx context.Context) ([]domain.Attachment, error) {
+	out, _, err := s.scan(ctx, "List")
+	return out, err
+}
+
+// Unreadable lists the records List leaves out.
+func (s *Store) Unreadable(ctx context.Context) ([]domain.UnreadableRecord, error) {
+	_, bad, err := s.scan(ctx, "Unreadable")
+	return bad, err
+}
+
+func (s *Store) scan(ctx context.Context, op string) ([]domain.Attachment, []domain.UnreadableRecord, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.begin(ctx, "List", false); err != nil {
-		return nil, err
+	if err := s.begin(ctx, op, false); err != nil {
+		return nil, nil, err
 	}
 	ids := make([]domain.AttachmentID, 0, len(s.recs))
 	for id := range s.recs {
 		ids = append(ids, id)
 	}
-	fileName := func(id domain.AttachmentID) string {
-		return url.PathEscape(id.ContainerID) + "_" + url.PathEscape(id.IfName) + ".json"
-	}
 	slices.SortFunc(ids, func(a, b domain.AttachmentID) int { return cmp.Compare(fileName(a), fileName(b)) })
 	var out []domain.Attachment
+	var bad []domain.UnreadableRecord
 	for _, id := range ids {
-		a, err := decode(s.recs[id])
+		a, err := decode(id, s.recs[id])
 		if err != nil {
+			bad = append(bad, domain.UnreadableRecord{File: fileName(id), Err: err.Error()})
 			continue
 		}
 		out = append(out, a)
 	}
-	return out, nil
+	return out, bad, nil
 }

@@ -6,14 +6,15 @@ package state
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/bondcni/bond/adapters/safefs"
 	"github.com/bondcni/bond/domain"
 	"github.com/bondcni/bond/ports"
 )
@@ -61,14 +62,16 @@ func escape(part string) string {
 	return b.String()
 }
 
-// Save writes the record atomically.
+// Save writes the record atomically, stamped with domain.RecordVersion.
+// The directory is created 0700 and refused unless it is root's and
+// private: whoever can write a record decides which links DEL moves.
 func (s *Store) Save(_ context.Context, a domain.Attachment) error {
-	data, err := json.MarshalIndent(a, "", "  ")
+	data, err := domain.EncodeRecord(a)
 	if err != nil {
 		return fmt.Errorf("encoding record: %w", err)
 	}
-	if err := os.MkdirAll(s.dir, 0o700); err != nil {
-		return fmt.Errorf("creating state dir: %w", err)
+	if err := safefs.EnsureDir(s.dir, safefs.Private); err != nil {
+		return fmt.Errorf("state dir: %w", err)
 	}
 	final := s.fileName(a.ID)
 	tmp, err := os.CreateTemp(s.dir, ".tmp-*")
@@ -98,19 +101,48 @@ func (s *Store) Load(_ context.Context, id domain.AttachmentID) (domain.Attachme
 	return s.read(s.fileName(id))
 }
 
+// read opens a record without following a symlink and only if it is a
+// regular file owned by root, and decodes it strictly (any version this
+// plugin knows). An unreadable record wraps domain.ErrUnreadable and names
+// the file.
 func (s *Store) read(path string) (domain.Attachment, error) {
-	data, err := os.ReadFile(path)
+	if err := s.checkDir(); err != nil {
+		return domain.Attachment{}, err
+	}
+	f, err := safefs.OpenFile(path, os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return domain.Attachment{}, fmt.Errorf("record %s: %w", filepath.Base(path), domain.ErrNotFound)
 	}
 	if err != nil {
-		return domain.Attachment{}, fmt.Errorf("reading record: %w", err)
+		return domain.Attachment{}, fmt.Errorf("record %s: %w: %w", path, domain.ErrUnreadable, err)
 	}
-	var a domain.Attachment
-	if err := json.Unmarshal(data, &a); err != nil {
-		return domain.Attachment{}, fmt.Errorf("record %s is corrupt: %w", path, err)
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxRecordBytes+1))
+	if err != nil {
+		return domain.Attachment{}, fmt.Errorf("record %s: reading: %w", path, err)
+	}
+	if len(data) > maxRecordBytes {
+		return domain.Attachment{}, fmt.Errorf("record %s: larger than %d bytes: %w", path, maxRecordBytes, domain.ErrUnreadable)
+	}
+	a, err := domain.DecodeRecord(data)
+	if err != nil {
+		return domain.Attachment{}, fmt.Errorf("record %s: %w", path, err)
 	}
 	return a, nil
+}
+
+// maxRecordBytes bounds a record: it holds one network config (at most
+// domain.MaxConfigBytes, escaped) and a few links.
+const maxRecordBytes = 4 * domain.MaxConfigBytes
+
+// checkDir refuses a state directory someone other than root could write
+// records in; a missing one is fine (nothing recorded yet).
+func (s *Store) checkDir() error {
+	err := safefs.CheckDir(s.dir, safefs.Private)
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return fmt.Errorf("state dir: %w", err)
 }
 
 // Delete removes a record; a missing one is not an error.
@@ -125,27 +157,47 @@ func (s *Store) Delete(_ context.Context, id domain.AttachmentID) error {
 	return nil
 }
 
-// List returns every readable record; corrupt files are skipped.
+// List returns every readable record; Unreadable lists the others.
 func (s *Store) List(_ context.Context) ([]domain.Attachment, error) {
+	out, _, err := s.scan()
+	return out, err
+}
+
+// Unreadable lists the record files List leaves out, and why.
+func (s *Store) Unreadable(_ context.Context) ([]domain.UnreadableRecord, error) {
+	_, bad, err := s.scan()
+	return bad, err
+}
+
+func (s *Store) scan() ([]domain.Attachment, []domain.UnreadableRecord, error) {
+	if err := s.checkDir(); err != nil {
+		return nil, nil, err
+	}
 	entries, err := os.ReadDir(s.dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("listing records: %w", err)
+		return nil, nil, fmt.Errorf("listing records: %w", err)
 	}
 	var out []domain.Attachment
+	var bad []domain.UnreadableRecord
 	for _, e := range entries {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), suffix) || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
-		a, err := s.read(filepath.Join(s.dir, e.Name()))
-		if err != nil {
-			continue
+		p := filepath.Join(s.dir, e.Name())
+		a, err := s.read(p)
+		switch {
+		case errors.Is(err, domain.ErrNotFound):
+			// Removed by a DEL meanwhile.
+		case err != nil:
+			bad = append(bad, domain.UnreadableRecord{File: p, Err: err.Error()})
+		default:
+			out = append(out, a)
 		}
-		out = append(out, a)
 	}
-	return out, nil
+	return out, bad, nil
 }
 
 func syncDir(dir string) error {

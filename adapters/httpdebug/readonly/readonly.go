@@ -177,6 +177,11 @@ func (s Store) Load(ctx context.Context, id domain.AttachmentID) (domain.Attachm
 // List reads every record.
 func (s Store) List(ctx context.Context) ([]domain.Attachment, error) { return s.S.List(ctx) }
 
+// Unreadable reads.
+func (s Store) Unreadable(ctx context.Context) ([]domain.UnreadableRecord, error) {
+	return s.S.Unreadable(ctx)
+}
+
 // Save is refused.
 func (s Store) Save(context.Context, domain.Attachment) error { return refused("writing a record") }
 
