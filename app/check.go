@@ -123,9 +123,19 @@ func (s *Service) GC(ctx context.Context, req Request) error {
 			s.log.Error("GC: leaving an attachment record it cannot read", "file", b.File, "err", b.Err)
 		}
 	}
+	ident, err := domain.NetworkIdentity(req.Config)
+	if err != nil {
+		return domain.Errorf(domain.CodeDecode, "GC: %w", err)
+	}
 	var errs []error
 	for _, rec := range recs {
 		if rec.Network != cfg.Name || valid[rec.ID] {
+			continue
+		}
+		// Same name is not same network: only the GC'd network's own
+		// records (the whole config, per-call keys aside) are its to clean.
+		if recIdent, err := domain.NetworkIdentity(rec.Config); err != nil || recIdent != ident {
+			s.log.Info("GC: leaving an attachment of another network with the same name", "containerID", rec.ID.ContainerID, "ifname", rec.ID.IfName, "network", rec.Network)
 			continue
 		}
 		s.log.Info("GC: cleaning stale attachment", "containerID", rec.ID.ContainerID, "ifname", rec.ID.IfName)

@@ -45,3 +45,31 @@ func TestUnreadableRecordFailsDelAndSurvivesGC(t *testing.T) {
 		})
 	}
 }
+
+// Network names are not unique across namespaces: GC of one "bond0" must
+// not DEL the attachments of another tenant's "bond0" with another config.
+func TestGCOnlyCleansItsOwnNetwork(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	w.k.AddVirtual(w.pod, "veth", "v1", 1500, nil)
+	w.k.AddVirtual(w.pod, "veth", "v2", 1500, nil)
+	other := `{"cniVersion":"1.1.0","name":"bond0","type":"bond","mode":"balance-rr","miimon":100,"linksInContainer":true,"links":["v1","v2"]}`
+	b := w.req(other, "tenant-b")
+	b.IfName = "net2"
+	_, err := w.svc.Add(ctx, b)
+	require.NoError(t, err)
+	_, err = w.svc.Add(ctx, w.req(hostBondConf, "tenant-a"))
+	require.NoError(t, err)
+	require.Equal(t, 2, w.store.Len())
+
+	// The GC of tenant A's network, in the spec version GC is sent in, with
+	// a different key order: only tenant A's stale attachment goes.
+	gc := `{"type":"bond","name":"bond0","cniVersion":"1.1.0","mode":"active-backup","miimon":"100","failOverMac":1,
+"links":[{"name":"eth1000"},{"name":"eth1001"}],"ipam":{"type":"host-local"},"kubernetes":{"kubeconfig":"/x"},
+"datastore_type":"kubernetes","cni.dev/valid-attachments":[]}`
+	require.NoError(t, w.svc.GC(ctx, app.Request{Config: []byte(gc)}))
+	recs, err := w.store.List(ctx)
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	assert.Equal(t, "tenant-b", recs[0].ID.ContainerID, "the other network's attachment is left alone")
+}
