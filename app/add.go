@@ -237,12 +237,12 @@ func (r *addRun) do(ctx context.Context, st domain.Step) error {
 	case domain.StepIPAMAdd:
 		res, err := d.IPAM.Add(ctx, r.cfg.IPAMType, r.req.Config, r.req.Invocation)
 		if err != nil {
-			return domain.Errorf(domain.CodeIPAMFailed, "IPAM plugin %q ADD: %w", r.cfg.IPAMType, err)
+			return ipamFailed(err, r.cfg.IPAMType, "ADD")
 		}
 		r.ipam = res
 	case domain.StepIPAMDel:
 		if err := d.IPAM.Del(ctx, r.cfg.IPAMType, r.req.Config, r.req.Invocation); err != nil {
-			return domain.Errorf(domain.CodeIPAMFailed, "IPAM plugin %q DEL: %w", r.cfg.IPAMType, err)
+			return ipamFailed(err, r.cfg.IPAMType, "DEL")
 		}
 	case domain.StepConfigureIP:
 		if err := d.Addresses.Configure(ctx, pod, r.bond.Index, r.ipam.IPs, r.ipam.Routes); err != nil {

@@ -41,7 +41,7 @@ func (s *Service) Check(ctx context.Context, req Request) error {
 	}
 	if cfg.IPAMType != "" {
 		if err := s.d.IPAM.Check(ctx, cfg.IPAMType, req.Config, req.Invocation); err != nil {
-			return domain.Errorf(domain.CodeIPAMFailed, "IPAM plugin %q CHECK: %w", cfg.IPAMType, err)
+			return ipamFailed(err, cfg.IPAMType, "CHECK")
 		}
 	}
 	return nil
@@ -150,7 +150,7 @@ func (s *Service) GC(ctx context.Context, req Request) error {
 	}
 	if cfg.IPAMType != "" {
 		if err := s.d.IPAM.GC(ctx, cfg.IPAMType, req.Config, req.Invocation); err != nil {
-			errs = append(errs, domain.Errorf(domain.CodeIPAMFailed, "IPAM plugin %q GC: %w", cfg.IPAMType, err))
+			errs = append(errs, ipamFailed(err, cfg.IPAMType, "GC"))
 		}
 	}
 	if len(errs) > 0 {

@@ -41,7 +41,7 @@ func (s *Service) Del(ctx context.Context, req Request) error {
 	var errs []error
 	if perr == nil && cfg.IPAMType != "" {
 		if err := s.d.IPAM.Del(ctx, cfg.IPAMType, conf, req.Invocation); err != nil {
-			err = domain.Errorf(domain.CodeIPAMFailed, "IPAM plugin %q DEL: %w", cfg.IPAMType, err)
+			err = ipamFailed(err, cfg.IPAMType, "DEL")
 			if haveRec {
 				errs = append(errs, err)
 			} else {

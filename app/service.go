@@ -189,3 +189,13 @@ func (s *Service) holderOf(ctx context.Context, link string) string {
 	}
 	return ""
 }
+
+// ipamFailed gives an IPAM failure its code: the one the IPAM adapter kept
+// from the IPAM plugin (with its message and details), else CodeIPAMFailed.
+func ipamFailed(err error, plugin, verb string) error {
+	var coded *domain.Error
+	if errors.As(err, &coded) {
+		return err
+	}
+	return domain.Errorf(domain.CodeIPAMFailed, "IPAM plugin %q %s: %w", plugin, verb, err)
+}

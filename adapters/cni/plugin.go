@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"strings"
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
@@ -203,13 +204,15 @@ func toCNIError(err error) error {
 	if err == nil {
 		return nil
 	}
-	var te *types.Error
-	if errors.As(err, &te) {
-		return te
-	}
+	// Our coded error first: it may wrap a delegate's *types.Error (IPAM),
+	// whose code it has already judged.
 	var de *domain.Error
 	if errors.As(err, &de) {
-		return types.NewError(uint(de.Code), err.Error(), de.Details)
+		return types.NewError(uint(de.Code), strings.TrimSuffix(err.Error(), ": "+de.Details), de.Details)
+	}
+	var te *types.Error
+	if errors.As(err, &te) && te.Code != 0 {
+		return te
 	}
 	return types.NewError(types.ErrInternal, err.Error(), "")
 }

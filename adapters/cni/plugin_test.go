@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bondcni/bond/adapters/cni"
+	"github.com/bondcni/bond/adapters/ipam"
 	"github.com/bondcni/bond/adapters/logging"
 	"github.com/bondcni/bond/adapters/memory"
 	"github.com/bondcni/bond/app"
@@ -122,4 +123,29 @@ func TestPanicGivesShortErrorAndLogsStack(t *testing.T) {
 	assert.NotContains(t, ce.Msg, "goroutine")
 	assert.Contains(t, stderr.String(), "goroutine", "the stack is in the log")
 	assert.Contains(t, stderr.String(), "boom")
+}
+
+// An IPAM plugin that dies without output reaches the runtime as code 106
+// with its message, not as invoke's code 0; one with a code keeps it.
+func TestIPAMFailureCodesReachTheRuntime(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "silent"), []byte("#!/bin/sh\nexit 1\n"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "busy"), []byte("#!/bin/sh\necho '{\"code\":11,\"msg\":\"pool locked\"}'\nexit 1\n"), 0o755))
+	k := memory.NewKernel()
+	pod := k.AddNetns("/run/netns/pod")
+	k.AddVirtual(pod, "veth", "v1", 1500, nil)
+	k.AddVirtual(pod, "veth", "v2", 1500, nil)
+	svc, err := app.New(app.Deps{Links: k, Bonds: k, Addresses: k, Namespaces: k, Props: k,
+		IPAM: ipam.New(nil), Store: memory.NewStore(), Locks: memory.NewLocks()})
+	require.NoError(t, err)
+	p := cni.New(svc, nil, t.TempDir(), "test")
+	for plugin, want := range map[string]uint{"silent": 106, "busy": 11} {
+		conf := `{"cniVersion":"1.0.0","name":"b","type":"bond","mode":"balance-rr","miimon":100,"linksInContainer":true,"links":["v1","v2"],"ipam":{"type":"` + plugin + `"}}`
+		err := p.Funcs().Add(&skel.CmdArgs{ContainerID: "c-" + plugin, Netns: string(pod), IfName: "bond0", Path: dir, StdinData: []byte(conf)})
+		var ce *types.Error
+		require.ErrorAs(t, err, &ce, plugin)
+		assert.Equal(t, want, ce.Code, plugin)
+		assert.Contains(t, ce.Msg, `IPAM plugin "`+plugin+`" ADD failed`)
+		assert.Contains(t, ce.Details, "IPAM plugin error code")
+	}
 }

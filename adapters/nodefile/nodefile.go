@@ -57,6 +57,9 @@ type Settings struct {
 	// LogLevel is the default level (debug, info, warn, error); a network
 	// config's "logLevel" can change it for its own invocations.
 	LogLevel string `json:"logLevel,omitempty"`
+	// IPAMEnv names variables of the plugin's environment that the IPAM
+	// plugin also gets (it always gets the CNI variables and PATH).
+	IPAMEnv []string `json:"ipamEnv,omitempty"`
 	// StateDir holds the attachment records; LockDir the host-link locks.
 	StateDir string `json:"stateDir,omitempty"`
 	LockDir  string `json:"lockDir,omitempty"`
@@ -193,6 +196,11 @@ func (s Settings) validate() error {
 	for _, d := range []struct{ key, val string }{{"logDir", s.LogDir}, {"stateDir", s.StateDir}, {"lockDir", s.LockDir}} {
 		if d.val != "" && (!filepath.IsAbs(d.val) || filepath.Clean(d.val) != d.val) {
 			return fmt.Errorf("%s: %q is not a clean absolute path", d.key, d.val)
+		}
+	}
+	for _, v := range s.IPAMEnv {
+		if v == "" || strings.ContainsAny(v, "=\x00") {
+			return fmt.Errorf("ipamEnv: %q is not a variable name", v)
 		}
 	}
 	if s.LogFile != "" {

@@ -32,7 +32,7 @@ func TestMissingFileIsDropIn(t *testing.T) {
 
 func TestLoadsEverySetting(t *testing.T) {
 	p := write(t, `{"hostLinks":["ens1f*","eth9"],"allowUnsafeHostLinks":true,"logDir":"/var/log/b","logFile":"bond.log",
-		"logLevel":"info","stateDir":"/var/lib/b","lockDir":"/run/b"}`, 0o644)
+		"logLevel":"info","stateDir":"/var/lib/b","lockDir":"/run/b","ipamEnv":["KUBECONFIG"]}`, 0o644)
 	n, err := nodefile.Load(p)
 	require.NoError(t, err)
 	assert.True(t, n.Found)
@@ -44,7 +44,7 @@ func TestLoadsEverySetting(t *testing.T) {
 	assert.True(t, pol.AllowUnsafeHostLinks)
 	assert.Equal(t, "/var/log/b", n.EffectiveLogDir())
 	assert.Equal(t, nodefile.Settings{HostLinks: &[]string{"ens1f*", "eth9"}, AllowUnsafeHostLinks: true, LogDir: "/var/log/b",
-		LogFile: "bond.log", LogLevel: "info", StateDir: "/var/lib/b", LockDir: "/run/b"}, n.Settings)
+		LogFile: "bond.log", LogLevel: "info", StateDir: "/var/lib/b", LockDir: "/run/b", IPAMEnv: []string{"KUBECONFIG"}}, n.Settings)
 }
 
 func TestEmptyHostLinksAllowsNone(t *testing.T) {
@@ -70,6 +70,7 @@ func TestMalformedFileFails(t *testing.T) {
 		"unclean dir":      `{"logDir":"/var/log/../../etc"}`,
 		"path as log file": `{"logFile":"/etc/profile"}`,
 		"bad level":        `{"logLevel":"loud"}`,
+		"bad env name":     `{"ipamEnv":["A=B"]}`,
 		"array":            `["eth0"]`,
 	}
 	for name, body := range cases {

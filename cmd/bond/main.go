@@ -124,7 +124,11 @@ func Module(env Env) fx.Option {
 			func(a *rtnl.Adapter) ports.Addresses { return a },
 			fx.Annotate(func() netns.Checker { return netns.Checker{} }, fx.As(new(ports.Namespaces))),
 			fx.Annotate(func() sysfs.Props { return sysfs.Props{} }, fx.As(new(ports.LinkProps))),
-			fx.Annotate(func() *ipam.Delegate { return ipam.New(nil) }, fx.As(new(ports.IPAM))),
+			fx.Annotate(func(e Env) *ipam.Delegate {
+				d := ipam.New(nil)
+				d.PassEnv = e.Node.IPAMEnv
+				return d
+			}, fx.As(new(ports.IPAM))),
 			func(e Env) domain.NodePolicy { return e.Node.Policy() },
 			fx.Annotate(func(e Env) *state.Store { return state.New(e.StateDir) }, fx.As(new(ports.Store))),
 			fx.Annotate(func(e Env) *locks.Files { return locks.New(e.LockDir) }, fx.As(new(ports.Locks))),
