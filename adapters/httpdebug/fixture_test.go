@@ -120,6 +120,9 @@ func (f *fixture) do(method, path string, body io.Reader) response {
 	f.t.Helper()
 	req, err := http.NewRequest(method, f.srv.URL+path, body)
 	require.NoError(f.t, err)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	r, err := f.srv.Client().Do(req)
 	require.NoError(f.t, err)
 	defer r.Body.Close()

@@ -22,6 +22,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -351,7 +352,31 @@ func (s *Server) inspect(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// sameOriginJSON refuses a POST a browser page of another site could have
+// sent: a form or a "simple" fetch can POST text/plain cross-site without
+// a preflight, so only application/json is read, and a request that says
+// it comes from another site (Sec-Fetch-Site, Origin) is refused.
+func sameOriginJSON(r *http.Request) (int, string) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return http.StatusUnsupportedMediaType, "POST a network config with Content-Type: application/json"
+	}
+	switch site := r.Header.Get("Sec-Fetch-Site"); site {
+	case "", "same-origin", "none":
+	default:
+		return http.StatusForbidden, fmt.Sprintf("cross-site request refused (Sec-Fetch-Site: %s)", site)
+	}
+	if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
+		return http.StatusForbidden, fmt.Sprintf("cross-origin request refused (Origin: %s)", o)
+	}
+	return 0, ""
+}
+
 func (s *Server) validate(w http.ResponseWriter, r *http.Request) {
+	if status, msg := sameOriginJSON(r); status != 0 {
+		writeError(w, status, msg)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	var tooBig *http.MaxBytesError
 	switch {

@@ -77,6 +77,9 @@ func (q *stubQueries) Validate(ctx context.Context, _ []byte, _ string) (app.Val
 func do(t *testing.T, h http.Handler, method, target string, body io.Reader) *httptest.ResponseRecorder {
 	t.Helper()
 	r := httptest.NewRequest(method, target, body)
+	if body != nil {
+		r.Header.Set("Content-Type", "application/json")
+	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	return w
