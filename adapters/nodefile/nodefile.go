@@ -19,9 +19,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -168,8 +171,20 @@ func trusted(fi fs.FileInfo) error {
 	return nil
 }
 
-// Decode parses and checks the settings: one JSON object, no unknown key.
+// Decode parses and checks the settings: one JSON object, no unknown key
+// (matched exactly: encoding/json alone would take "hostlinks" for
+// "hostLinks").
 func Decode(data []byte) (Settings, error) {
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(data, &keys); err != nil || keys == nil {
+		return Settings{}, fmt.Errorf("not valid: want a JSON object: %v", err)
+	}
+	known := knownKeys()
+	for k := range keys {
+		if !known[k] {
+			return Settings{}, fmt.Errorf("unknown key %q; known keys: %s", k, strings.Join(slices.Sorted(maps.Keys(known)), ", "))
+		}
+	}
 	var s Settings
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -180,6 +195,17 @@ func Decode(data []byte) (Settings, error) {
 		return Settings{}, errors.New("not valid: data after the JSON object")
 	}
 	return s, s.validate()
+}
+
+// knownKeys are the json names of Settings' fields.
+func knownKeys() map[string]bool {
+	t := reflect.TypeFor[Settings]()
+	out := map[string]bool{}
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		out[name] = true
+	}
+	return out
 }
 
 func (s Settings) validate() error {

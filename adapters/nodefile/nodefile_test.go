@@ -60,18 +60,19 @@ func TestEmptyHostLinksAllowsNone(t *testing.T) {
 // what is wrong.
 func TestMalformedFileFails(t *testing.T) {
 	cases := map[string]string{
-		"not JSON":         `{"hostLinks":`,
-		"unknown key":      `{"hostlinks":["eth0"],"allowUnsafe":true}`,
-		"wrong type":       `{"allowUnsafeHostLinks":"yes"}`,
-		"trailing data":    `{} {"allowUnsafeHostLinks":true}`,
-		"bad glob":         `{"hostLinks":["eth["]}`,
-		"path in glob":     `{"hostLinks":["../eth0"]}`,
-		"relative dir":     `{"stateDir":"var/lib/bond"}`,
-		"unclean dir":      `{"logDir":"/var/log/../../etc"}`,
-		"path as log file": `{"logFile":"/etc/profile"}`,
-		"bad level":        `{"logLevel":"loud"}`,
-		"bad env name":     `{"ipamEnv":["A=B"]}`,
-		"array":            `["eth0"]`,
+		"not JSON":          `{"hostLinks":`,
+		"unknown key":       `{"hostLinks":["eth0"],"allowUnsafe":true}`,
+		"key in wrong case": `{"hostlinks":["eth0"]}`,
+		"wrong type":        `{"allowUnsafeHostLinks":"yes"}`,
+		"trailing data":     `{} {"allowUnsafeHostLinks":true}`,
+		"bad glob":          `{"hostLinks":["eth["]}`,
+		"path in glob":      `{"hostLinks":["../eth0"]}`,
+		"relative dir":      `{"stateDir":"var/lib/bond"}`,
+		"unclean dir":       `{"logDir":"/var/log/../../etc"}`,
+		"path as log file":  `{"logFile":"/etc/profile"}`,
+		"bad level":         `{"logLevel":"loud"}`,
+		"bad env name":      `{"ipamEnv":["A=B"]}`,
+		"array":             `["eth0"]`,
 	}
 	for name, body := range cases {
 		t.Run(name, func(t *testing.T) {

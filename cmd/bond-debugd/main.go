@@ -31,11 +31,13 @@ import (
 	"github.com/bondcni/bond/adapters/httpdebug/readonly"
 	"github.com/bondcni/bond/adapters/logging"
 	"github.com/bondcni/bond/adapters/netns"
+	"github.com/bondcni/bond/adapters/nodefile"
 	"github.com/bondcni/bond/adapters/rtnl"
 	"github.com/bondcni/bond/adapters/state"
 	"github.com/bondcni/bond/adapters/sysfs"
 	"github.com/bondcni/bond/app"
 	"github.com/bondcni/bond/cmd/internal/wiring"
+	"github.com/bondcni/bond/domain"
 	"github.com/bondcni/bond/ports"
 )
 
@@ -55,6 +57,9 @@ type Options struct {
 	Listen   string // loopback address and port
 	StateDir string // the plugin's attachment records
 	LogLevel string
+	// NodeConfig is the plugin's node settings file; Validate applies its
+	// policy (host-link allowlist, unsafe-link opt-in) as ADD would.
+	NodeConfig string
 	// ShutdownTimeout bounds the graceful shutdown on SIGTERM.
 	ShutdownTimeout time.Duration
 }
@@ -70,6 +75,11 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (Op
 	}
 	fs.StringVar(&o.Listen, "listen", httpdebug.DefaultListen, "loopback address to listen on: 127.0.0.1:PORT or [::1]:PORT (any other address is refused)")
 	fs.StringVar(&o.StateDir, "state-dir", defState, "directory of the plugin's attachment records (the plugin's BOND_STATE_DIR)")
+	defNode := getenv("BOND_NODE_CONFIG")
+	if defNode == "" {
+		defNode = nodefile.DefaultPath
+	}
+	fs.StringVar(&o.NodeConfig, "node-config", defNode, "the plugin's node settings file (the plugin's BOND_NODE_CONFIG)")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn, error (logs go to stderr)")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long SIGTERM waits for requests in flight")
 	showVersion := fs.Bool("version", false, "print the version and commit, then exit")
@@ -165,11 +175,22 @@ func Module(o Options) fx.Option {
 			fx.Annotate(func() readonly.IPAM { return readonly.IPAM{} }, fx.As(new(ports.IPAM))),
 			fx.Annotate(func() readonly.Locks { return readonly.Locks{} }, fx.As(new(ports.Locks))),
 			fx.Annotate(func(o Options) readonly.Store { return readonly.Store{S: state.New(o.StateDir)} }, fx.As(new(ports.Store))),
+			newNodePolicy,
 			wiring.NewService,
 			NewServer,
 			NewDaemon,
 		),
 	)
+}
+
+// newNodePolicy reads the node settings file; a malformed one stops the
+// daemon at start, as it fails every plugin call.
+func newNodePolicy(o Options) (domain.NodePolicy, error) {
+	n, err := nodefile.Load(o.NodeConfig)
+	if err != nil {
+		return domain.NodePolicy{}, err
+	}
+	return n.Policy(), nil
 }
 
 func newLogger(o Options) *slog.Logger {
