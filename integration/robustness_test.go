@@ -266,7 +266,8 @@ func TestUnsafeHostNICRefused(t *testing.T) {
 		assert.Contains(t, err.Error(), hostNIC2)
 		assert.False(t, absent(t, "", hostNIC2))
 	})
-	t.Run("explicit opt-in", func(t *testing.T) {
+	t.Run("explicit opt-in, allowed by the node admin", func(t *testing.T) {
+		nodeFile(t, `{"allowUnsafeHostLinks": true}`)
 		kit.AddAddress(t, "", hostNIC1, "192.0.2.10/24")
 		pod := kit.NewNetns(t, "unsafe")
 		conf := strings.Replace(seedHostConf("1.1.0", ""), `"failOverMac": 1,`, `"failOverMac": 1, "allowUnsafeHostLinks": true,`, 1)
