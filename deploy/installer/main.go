@@ -18,10 +18,17 @@
 // refuses to while the node still has bond attachments recorded, because a
 // pod whose plugin binary is gone can never be torn down (its DEL fails).
 //
+// With -node-settings it also installs the node settings file (from the
+// bond-node-settings ConfigMap) as node.json in -node-settings-dir, the
+// host's /etc/cni/bond.d, after decoding it as strictly as the plugin does:
+// an invalid file is not installed (the node keeps its previous one, and
+// -check fails, so the pod is not Ready).
+//
 // Environment, kept from the old bond-cni image's entrypoint:
 // CNI_BIN_DIR sets the default of -dest, SLEEP=false the default of -sleep.
 //
-// Only the standard library is used: the final image has no shell.
+// Only the standard library and the plugin's own node-file decoder are
+// used: the final image has no shell.
 package main
 
 import (
@@ -40,6 +47,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/bondcni/bond/adapters/nodefile"
 )
 
 // tmpMarker is part of every temporary file name, so a later run can clean
@@ -53,6 +62,7 @@ const staleAfter = 10 * time.Minute
 
 type options struct {
 	src, dest, stateDir string
+	nodeSrc, nodeDir    string
 	files               []string
 	sleep, check        bool
 	uninstall, force    bool
@@ -91,6 +101,8 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	fs.BoolVar(&o.check, "check", false, "only verify that every file is installed and identical (with -uninstall: that none is left); exit status 1 if not")
 	fs.BoolVar(&o.uninstall, "uninstall", false, "remove the files from -dest instead of installing them")
 	fs.StringVar(&o.stateDir, "state-dir", "/host/var/lib/cni/bond", "the node's bond attachment records, as mounted here (checked by -uninstall)")
+	fs.StringVar(&o.nodeSrc, "node-settings", "", "node settings file to install as node.json (the bond-node-settings ConfigMap's); empty: do not manage it")
+	fs.StringVar(&o.nodeDir, "node-settings-dir", "/host/etc/cni/bond.d", "the node's node-settings directory, as mounted here (the plugin reads /etc/cni/bond.d/node.json)")
 	fs.BoolVar(&o.force, "force", false, "with -uninstall: remove the files even while attachments are recorded")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -169,11 +181,58 @@ func installAll(o options, l *log.Logger) error {
 			l.Printf("installed %s", filepath.Join(o.dest, name))
 		}
 	}
+	return installNodeSettings(o, l)
+}
+
+// nodeSettingsName is the file the plugin reads in its settings directory.
+const nodeSettingsName = "node.json"
+
+// installNodeSettings installs -node-settings as node.json if it is valid.
+// No source (the ConfigMap is optional) leaves the host's file alone.
+func installNodeSettings(o options, l *log.Logger) error {
+	if o.nodeSrc == "" {
+		return nil
+	}
+	data, err := os.ReadFile(o.nodeSrc)
+	if errors.Is(err, os.ErrNotExist) {
+		l.Printf("no node settings at %s; leaving %s as it is", o.nodeSrc, filepath.Join(o.nodeDir, nodeSettingsName))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := nodefile.Decode(data); err != nil {
+		return fmt.Errorf("node settings %s are invalid, not installed: %w", o.nodeSrc, err)
+	}
+	changed, err := installFile(o.nodeSrc, o.nodeDir, nodeSettingsName, 0o644)
+	if err != nil {
+		return err
+	}
+	if changed {
+		l.Printf("installed %s", filepath.Join(o.nodeDir, nodeSettingsName))
+	}
 	return nil
 }
 
-// verify returns nil when every file in dest is identical to its source.
+// verify returns nil when every file in dest is identical to its source,
+// and the node settings (if managed) are valid and installed.
 func verify(o options) error {
+	if o.nodeSrc != "" {
+		data, err := os.ReadFile(o.nodeSrc)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			return err
+		default:
+			if _, err := nodefile.Decode(data); err != nil {
+				return fmt.Errorf("node settings %s are invalid: %w", o.nodeSrc, err)
+			}
+			dst := filepath.Join(o.nodeDir, nodeSettingsName)
+			if same, err := identicalWith(o.nodeSrc, dst, func(m os.FileMode) bool { return m.Perm() == 0o644 }); err != nil || !same {
+				return fmt.Errorf("%s is missing or differs from %s (%v)", dst, o.nodeSrc, err)
+			}
+		}
+	}
 	for _, name := range o.files {
 		same, err := identical(filepath.Join(o.src, name), filepath.Join(o.dest, name))
 		if err != nil {
@@ -197,11 +256,20 @@ func verifyRemoved(o options) error {
 	return nil
 }
 
-// install copies src to dir/name atomically unless it is already there.
-// It reports whether it wrote anything.
-func install(src, dir, name string) (bool, error) {
+// install copies the executable src to dir/name atomically unless it is
+// already there. It reports whether it wrote anything.
+func install(src, dir, name string) (bool, error) { return installFile(src, dir, name, 0o755) }
+
+// installFile copies src to dir/name with mode, atomically, unless it is
+// already there.
+func installFile(src, dir, name string, mode os.FileMode) (bool, error) {
 	dst := filepath.Join(dir, name)
-	same, err := identical(src, dst)
+	same, err := identicalWith(src, dst, func(m os.FileMode) bool {
+		if mode&0o111 != 0 {
+			return m.Perm()&0o111 != 0
+		}
+		return m.Perm() == mode
+	})
 	if err != nil {
 		return false, err
 	}
@@ -227,7 +295,7 @@ func install(src, dir, name string) (bool, error) {
 	if _, err := io.Copy(tmp, in); err != nil {
 		return false, fmt.Errorf("copying %s to %s: %w", src, tmp.Name(), err)
 	}
-	if err := tmp.Chmod(0o755); err != nil {
+	if err := tmp.Chmod(mode); err != nil {
 		return false, err
 	}
 	if err := tmp.Sync(); err != nil {
@@ -295,6 +363,11 @@ func records(dir string) ([]string, error) {
 // identical reports whether b exists and has a's content and is
 // executable. A missing a is an error; a missing b is not.
 func identical(a, b string) (bool, error) {
+	return identicalWith(a, b, func(m os.FileMode) bool { return m.Perm()&0o111 != 0 })
+}
+
+// identicalWith is identical with permOK judging the installed file's mode.
+func identicalWith(a, b string, permOK func(os.FileMode) bool) (bool, error) {
 	sa, err := os.Stat(a)
 	if err != nil {
 		return false, err
@@ -309,7 +382,7 @@ func identical(a, b string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if !sb.Mode().IsRegular() || sb.Size() != sa.Size() || sb.Mode().Perm()&0o111 == 0 {
+	if !sb.Mode().IsRegular() || sb.Size() != sa.Size() || !permOK(sb.Mode()) {
 		return false, nil
 	}
 	ha, err := hashFile(a)

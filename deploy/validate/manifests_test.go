@@ -38,6 +38,10 @@ const (
 	debugdContainer    = "bond-debugd"
 	cniBinHostPath     = "/opt/cni/bin"
 	stateHostPath      = "/var/lib/cni/bond"
+	// The node settings: a ConfigMap the installer copies into the host
+	// directory where the plugin reads node.json.
+	nodeSettingsConfigMap = "bond-node-settings"
+	nodeSettingsHostPath  = "/etc/cni/bond.d"
 )
 
 func TestEveryManifestDecodesStrictly(t *testing.T) {
@@ -378,11 +382,15 @@ func checkDaemonSet(ds *appsv1.DaemonSet) []error {
 		fail("hostPID/hostIPC: not needed")
 	}
 
-	// Volumes: host paths only, each mounted; read-only except the CNI bin dir.
+	// Volumes: host paths, and the node settings ConfigMap; each mounted;
+	// read-only except the CNI bin dir and the node settings dir.
 	vols := map[string]corev1.Volume{}
 	for _, v := range spec.Volumes {
-		if v.HostPath == nil {
-			fail("volume %q: only hostPath volumes are expected", v.Name)
+		switch {
+		case v.HostPath != nil:
+		case v.ConfigMap != nil && v.ConfigMap.Name == nodeSettingsConfigMap:
+		default:
+			fail("volume %q: only hostPath volumes and the %s ConfigMap are expected", v.Name, nodeSettingsConfigMap)
 			continue
 		}
 		vols[v.Name] = v
@@ -504,7 +512,7 @@ func checkContainer(spec *corev1.PodSpec, c *corev1.Container, vols map[string]c
 	}
 
 	// Mounts: each names a volume; only the CNI bin dir is writable.
-	writableBin := ""
+	writableBin, writableNode, settingsSrc := "", "", ""
 	stateRO := false
 	for _, m := range c.VolumeMounts {
 		v, ok := vols[m.Name]
@@ -512,14 +520,30 @@ func checkContainer(spec *corev1.PodSpec, c *corev1.Container, vols map[string]c
 			fail("volumeMount %q: no such volume", m.Name)
 			continue
 		}
+		if v.ConfigMap != nil {
+			if !m.ReadOnly {
+				fail("volumeMount %q (ConfigMap %s) must be readOnly", m.Name, v.ConfigMap.Name)
+			}
+			settingsSrc = m.MountPath
+			continue
+		}
 		p := filepath.Clean(v.HostPath.Path)
 		switch {
 		case p == cniBinHostPath && !m.ReadOnly:
 			writableBin = m.MountPath
+		case p == nodeSettingsHostPath && !m.ReadOnly && c.Name == installerContainer:
+			writableNode = m.MountPath
 		case !m.ReadOnly:
-			fail("volumeMount %q (host %s) must be readOnly: only %s is written", m.Name, p, cniBinHostPath)
+			fail("volumeMount %q (host %s) must be readOnly: only %s (and %s, by the installer) are written", m.Name, p, cniBinHostPath, nodeSettingsHostPath)
 		case p == stateHostPath:
 			stateRO = true
+		}
+	}
+	if c.Name == installerContainer {
+		src, dir := flagValue(c.Args, "node-settings"), flagValue(c.Args, "node-settings-dir")
+		if settingsSrc == "" || writableNode == "" || filepath.Dir(src) != settingsSrc || dir != writableNode {
+			fail("-node-settings=%q must be in the %s mount (%q) and -node-settings-dir=%q the writable mount of host %s (%q)",
+				src, nodeSettingsConfigMap, settingsSrc, dir, nodeSettingsHostPath, writableNode)
 		}
 	}
 
