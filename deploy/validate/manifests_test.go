@@ -28,9 +28,9 @@ import (
 var cniVersions = []string{"0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"}
 
 // passThroughKeys are top-level config keys domain.ParseConfig leaves to
-// others: the CNI adapter's logging keys, and keys IPAM plugins read
-// (calico-ipam's). Any other unknown key in an example is taken for a typo.
-var passThroughKeys = []string{"logLevel", "logFile", "kubernetes", "datastore_type"}
+// others: keys IPAM plugins read (calico-ipam's). Any other unknown key in
+// an example is taken for a typo.
+var passThroughKeys = []string{"kubernetes", "datastore_type"}
 
 // Names of the containers deploy/ knows.
 const (
