@@ -44,7 +44,9 @@ func TestRaceTwoPodsForSameHostNICs(t *testing.T) {
 		}
 		msg := loserErr.Error()
 		assert.True(t, strings.Contains(msg, hostNIC1) || strings.Contains(msg, hostNIC2), "round %d: the error names the link: %s", round, msg)
-		assert.True(t, strings.Contains(msg, winner.ContainerID) || strings.Contains(msg, "try again"), "round %d: the error names the holder: %s", round, msg)
+		assert.True(t, strings.Contains(msg, "held by another attachment") || strings.Contains(msg, "try again"), "round %d: the error says the link is held: %s", round, msg)
+		assert.NotContains(t, msg, winner.ContainerID, "round %d: the loser's pod events must not name the winner's container", round)
+		assert.NotContains(t, msg, "pod-"+winner.ContainerID, "round %d: nor its pod", round)
 		assert.Len(t, kit.BondSlaves(mustProc(t, winner.Netns, "net1")), 2)
 		require.NoError(t, e.del(a))
 		require.NoError(t, e.del(b))
