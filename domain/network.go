@@ -9,7 +9,9 @@ import (
 // volatileKeys are the keys the runtime adds or changes per call (GC's list
 // of valid attachments, a result, capabilities, the spec version a GC is
 // sent in), so they say nothing about which network a config is.
-var volatileKeys = []string{"cni.dev/valid-attachments", "prevResult", "runtimeConfig", "args", "cniVersion"}
+// libcni also sends the valid attachments as "cni.dev/attachments", the
+// name an early spec draft used.
+var volatileKeys = []string{"cni.dev/valid-attachments", "cni.dev/attachments", "prevResult", "runtimeConfig", "args", "cniVersion"}
 
 // NetworkIdentity is what identifies one network for GC: the config as the
 // network's author wrote it, canonicalised (keys sorted, whitespace gone),
