@@ -42,7 +42,7 @@ func TestClaimIsExclusiveAndNamesTheHolder(t *testing.T) {
 
 func TestClaimSerialisesRacers(t *testing.T) {
 	l := New(privateDir(t))
-	var inside, maxInside atomic.Int32
+	var occ occupancy
 	var wg sync.WaitGroup
 	for i := 0; i < 16; i++ {
 		wg.Add(1)
@@ -57,20 +57,14 @@ func TestClaimSerialisesRacers(t *testing.T) {
 			if !assert.NoError(t, err) {
 				return
 			}
-			n := inside.Add(1)
-			for {
-				m := maxInside.Load()
-				if n <= m || maxInside.CompareAndSwap(m, n) {
-					break
-				}
-			}
+			leave := occ.enter()
 			time.Sleep(time.Millisecond)
-			inside.Add(-1)
+			leave()
 			rel()
 		}()
 	}
 	wg.Wait()
-	assert.Equal(t, int32(1), maxInside.Load())
+	assert.Equal(t, int32(1), occ.max.Load())
 }
 
 // A lock dies with its process: a SIGKILLed plugin never leaves a link locked.
@@ -162,7 +156,7 @@ func TestLockDirMustBePrivate(t *testing.T) {
 // holders at once.
 func TestRemovalNeverLetsTwoHoldersIn(t *testing.T) {
 	l := New(privateDir(t))
-	var inside, maxInside atomic.Int32
+	var occ occupancy
 	var wg sync.WaitGroup
 	for i := 0; i < 8; i++ {
 		wg.Add(1)
@@ -173,18 +167,26 @@ func TestRemovalNeverLetsTwoHoldersIn(t *testing.T) {
 				if !assert.NoError(t, err) {
 					return
 				}
-				n := inside.Add(1)
-				for {
-					m := maxInside.Load()
-					if n <= m || maxInside.CompareAndSwap(m, n) {
-						break
-					}
-				}
-				inside.Add(-1)
+				occ.enter()()
 				rel()
 			}
 		}()
 	}
 	wg.Wait()
-	assert.Equal(t, int32(1), maxInside.Load())
+	assert.Equal(t, int32(1), occ.max.Load())
+}
+
+// occupancy counts the holders inside a critical section and the most at
+// once.
+type occupancy struct{ now, max atomic.Int32 }
+
+func (o *occupancy) enter() (leave func()) {
+	n := o.now.Add(1)
+	for {
+		m := o.max.Load()
+		if n <= m || o.max.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	return func() { o.now.Add(-1) }
 }
