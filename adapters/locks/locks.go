@@ -3,9 +3,9 @@
 // a reboot clears it). flock is released by the kernel when the process
 // dies, so a SIGKILLed plugin never leaves a link locked. The lock file
 // holds its owner's description for the node's log, and is removed when
-// its holder releases it. The directory is created 0700 and refused unless
-// it is root's and private; lock files are opened without following
-// symlinks and never truncated.
+// its holder releases it. The directory is created 0700, made private if
+// it is root's but readable by others, and refused if others can write it;
+// lock files are opened without following symlinks and never truncated.
 package locks
 
 import (

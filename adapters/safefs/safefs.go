@@ -25,17 +25,33 @@ const (
 )
 
 // EnsureDir creates dir (and missing parents) with mode 0700 if it does not
-// exist, then refuses it unless it is a real directory (not a symlink),
-// owned by root, without the forbidden bits.
+// exist, and refuses it unless it is a real directory (not a symlink) owned
+// by root that nobody else can write. Read or search bits among forbidden
+// are removed rather than refused: only root could have made such a
+// directory (kubelet's hostPath DirectoryOrCreate makes them 0755), so
+// nothing in it can be forged, and making it private is safe.
 func EnsureDir(dir string, forbidden Perm) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
-	return CheckDir(dir, forbidden)
+	if err := CheckDir(dir, forbidden&NotShared); err != nil {
+		return err
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if extra := fi.Mode().Perm() & fs.FileMode(forbidden); extra != 0 {
+		if err := os.Chmod(dir, fi.Mode().Perm()&^fs.FileMode(forbidden)); err != nil {
+			return fmt.Errorf("making %s private: %w", dir, err)
+		}
+	}
+	return nil
 }
 
 // CheckDir refuses dir unless it is a directory (not a symlink to one),
-// owned by root, without the forbidden permission bits.
+// owned by root, without the forbidden permission bits. Readers pass
+// NotShared: what matters for trusting the content is who can write it.
 func CheckDir(dir string, forbidden Perm) error {
 	fi, err := os.Lstat(dir)
 	if err != nil {

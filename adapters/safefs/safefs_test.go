@@ -20,6 +20,27 @@ func TestEnsureDirCreatesPrivate(t *testing.T) {
 	assert.Equal(t, os.FileMode(0o700), fi.Mode().Perm())
 }
 
+// A root-owned 0755 directory (as kubelet's DirectoryOrCreate makes) is
+// made private; a world-writable one is refused.
+func TestEnsureDirTightensButNeverTrustsWritable(t *testing.T) {
+	base := t.TempDir()
+	readable := filepath.Join(base, "readable")
+	require.NoError(t, os.Mkdir(readable, 0o755))
+	require.NoError(t, os.Chmod(readable, 0o755))
+	require.NoError(t, safefs.EnsureDir(readable, safefs.Private))
+	fi, err := os.Stat(readable)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o700), fi.Mode().Perm())
+
+	writable := filepath.Join(base, "writable")
+	require.NoError(t, os.Mkdir(writable, 0o700))
+	require.NoError(t, os.Chmod(writable, 0o777))
+	assert.ErrorContains(t, safefs.EnsureDir(writable, safefs.Private), "has mode 0777")
+	fi, err = os.Stat(writable)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o777), fi.Mode().Perm(), "left as found")
+}
+
 func TestCheckDirRefuses(t *testing.T) {
 	base := t.TempDir()
 	open := filepath.Join(base, "open")

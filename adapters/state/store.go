@@ -63,8 +63,9 @@ func escape(part string) string {
 }
 
 // Save writes the record atomically, stamped with domain.RecordVersion.
-// The directory is created 0700 and refused unless it is root's and
-// private: whoever can write a record decides which links DEL moves.
+// The directory is created 0700, made private if it is root's but
+// readable by others, and refused if others can write it: whoever can
+// write a record decides which links DEL moves.
 func (s *Store) Save(_ context.Context, a domain.Attachment) error {
 	data, err := domain.EncodeRecord(a)
 	if err != nil {
@@ -136,9 +137,10 @@ func (s *Store) read(path string) (domain.Attachment, error) {
 const maxRecordBytes = 4 * domain.MaxConfigBytes
 
 // checkDir refuses a state directory someone other than root could write
-// records in; a missing one is fine (nothing recorded yet).
+// records in; a missing one is fine (nothing recorded yet). Save makes it
+// private.
 func (s *Store) checkDir() error {
-	err := safefs.CheckDir(s.dir, safefs.Private)
+	err := safefs.CheckDir(s.dir, safefs.NotShared)
 	if err == nil || errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

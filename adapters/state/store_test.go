@@ -118,6 +118,17 @@ func TestStoreRefusesWhatItCannotTrust(t *testing.T) {
 		require.ErrorIs(t, err, domain.ErrUnreadable)
 		assert.Contains(t, err.Error(), "symlink")
 	})
+	t.Run("root's 0755 directory made private", func(t *testing.T) {
+		d := filepath.Join(t.TempDir(), "kubelet-made")
+		require.NoError(t, os.Mkdir(d, 0o755))
+		require.NoError(t, os.Chmod(d, 0o755))
+		_, err := New(d).List(ctx)
+		require.NoError(t, err, "nobody else can write it: its records are trusted")
+		require.NoError(t, New(d).Save(ctx, domain.Attachment{ID: domain.AttachmentID{ContainerID: "c", IfName: "net1"}}))
+		fi, err := os.Stat(d)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o700), fi.Mode().Perm())
+	})
 	t.Run("directory not private", func(t *testing.T) {
 		open := filepath.Join(t.TempDir(), "open")
 		require.NoError(t, os.Mkdir(open, 0o700))
