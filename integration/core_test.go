@@ -147,7 +147,11 @@ func TestSeedSRIOVInPod8023ad(t *testing.T) {
 func TestRecordingIPAMReceivesWholeConfig(t *testing.T) {
 	e := newCNI(t)
 	dir := t.TempDir()
+	// The IPAM plugin gets only the CNI variables, PATH and what the node
+	// admin lists: this one needs its directory.
 	t.Setenv("RECORDING_IPAM_DIR", dir)
+	t.Setenv("BOND_TEST_RUNTIME_SECRET", "not for IPAM")
+	nodeFile(t, `{"ipamEnv": ["RECORDING_IPAM_DIR"]}`)
 	pod := kit.NewNetns(t, "pod")
 	conf := seedHostConf("0.3.1", `{"type": "recording-ipam", "assign_ipv4": "true", "ipv4_pools": ["mypool"]}`)
 	a := e.attachment(conf, pod, "net1")
@@ -158,8 +162,15 @@ func TestRecordingIPAMReceivesWholeConfig(t *testing.T) {
 	require.NoError(t, err)
 	var rec struct {
 		Stdin map[string]any `json:"stdin"`
+		Env   []string       `json:"env"`
 	}
 	require.NoError(t, json.Unmarshal(data, &rec))
+	var names []string
+	for _, kv := range rec.Env {
+		names = append(names, strings.SplitN(kv, "=", 2)[0])
+	}
+	assert.ElementsMatch(t, []string{"CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS", "CNI_PATH", "PATH", "RECORDING_IPAM_DIR"}, names,
+		"IPAM's environment is minimal: the runtime's other variables stay with the plugin")
 	var sent map[string]any
 	require.NoError(t, json.Unmarshal([]byte(conf), &sent))
 	for _, key := range []string{"kubernetes", "datastore_type", "ipam", "links", "mode", "miimon", "failOverMac", "name", "ifname"} {

@@ -39,6 +39,7 @@ func main() {
 		"netns":       os.Getenv("CNI_NETNS"),
 		"args":        os.Getenv("CNI_ARGS"),
 		"stdin":       json.RawMessage(stdin),
+		"env":         os.Environ(),
 	}
 	data, _ := json.Marshal(rec)
 	name := filepath.Join(dir, cmd+"-"+os.Getenv("CNI_CONTAINERID")+".json")
