@@ -97,7 +97,16 @@ func (p *Plugin) guard(h func(context.Context, *skel.CmdArgs, logSettings) error
 		var ls logSettings
 		_ = json.Unmarshal(args.StdinData, &ls) // bad JSON is reported by the use case
 		p.configureLogging(args)
-		return toCNIError(h(context.Background(), args, ls))
+		if err := toCNIError(h(context.Background(), args, ls)); err != nil {
+			// The runtime shows the error in the pod's events; the node's
+			// log keeps it too, with the call it belongs to.
+			var ce *types.Error
+			if errors.As(err, &ce) {
+				p.log.Warn("CNI call failed", "command", os.Getenv("CNI_COMMAND"), "containerID", args.ContainerID, "ifname", args.IfName, "code", ce.Code, "msg", ce.Msg)
+			}
+			return err
+		}
+		return nil
 	}
 }
 

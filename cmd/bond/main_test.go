@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -67,3 +68,49 @@ func TestNodeFileWinsOverEnvironment(t *testing.T) {
 	assert.Equal(t, "debug", e.LogLevel)
 	assert.True(t, e.Node.Found)
 }
+
+// The built plugin, driven as a hostile NAD author would drive it: a
+// logFile path is refused before anything is created, and a symlink or a
+// FIFO planted in the admin's log directory is neither followed nor
+// waited on.
+func TestHostileLogFile(t *testing.T) {
+	logDir := filepath.Join(t.TempDir(), "log")
+	require.NoError(t, os.Mkdir(logDir, 0o700))
+	node := filepath.Join(t.TempDir(), "node.json")
+	require.NoError(t, os.WriteFile(node, []byte(`{"logDir":"`+logDir+`"}`), 0o600))
+	profile := filepath.Join(t.TempDir(), "profile")
+	require.NoError(t, os.WriteFile(profile, []byte("# root's profile\n"), 0o600))
+	require.NoError(t, os.Symlink(profile, filepath.Join(logDir, "link.log")))
+	require.NoError(t, syscallMkfifo(filepath.Join(logDir, "fifo.log")))
+	env := []string{"BOND_NODE_CONFIG=" + node, "BOND_STATE_DIR=" + filepath.Join(t.TempDir(), "state"),
+		"CNI_COMMAND=ADD", "CNI_CONTAINERID=c1", "CNI_NETNS=/nonexistent/netns", "CNI_IFNAME=net1", "CNI_PATH=/opt/cni/bin"}
+	conf := func(logFile string) string {
+		return `{"cniVersion":"1.0.0","name":"b","type":"bond","mode":"active-backup","miimon":100,"links":["eth8","eth9"],` +
+			`"logLevel":"debug","logFile":"` + logFile + `","ipam":{"type":"host-local"}}`
+	}
+
+	out, exit := runPlugin(t, env, conf(profile))
+	assert.Equal(t, 1, exit)
+	assert.Contains(t, out, `"code": 7`)
+	assert.Contains(t, out, "logFile")
+	data, err := os.ReadFile(profile)
+	require.NoError(t, err)
+	assert.Equal(t, "# root's profile\n", string(data), "a path is refused, never appended to")
+
+	for _, name := range []string{"link.log", "fifo.log"} {
+		out, exit = runPlugin(t, env, conf(name))
+		assert.Equal(t, 1, exit, name)
+		assert.Contains(t, out, `"code": 4`, "%s: the call goes on to its own error (no netns)", name)
+	}
+	data, err = os.ReadFile(profile)
+	require.NoError(t, err)
+	assert.Equal(t, "# root's profile\n", string(data), "the symlink in the log dir is not followed")
+
+	out, exit = runPlugin(t, env, conf("pod.log"))
+	assert.Equal(t, 1, exit)
+	data, err = os.ReadFile(filepath.Join(logDir, "pod.log"))
+	require.NoError(t, err)
+	assert.Contains(t, string(data), "plugin=bond", "a plain file name lands in the admin's log dir")
+}
+
+func syscallMkfifo(p string) error { return syscall.Mkfifo(p, 0o600) }
