@@ -14,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/bondcni/bond/domain"
 )
 
 // chromium finds Debian's chromium (BOND_CHROMIUM overrides the path).
@@ -65,13 +67,14 @@ func TestPageInChromium(t *testing.T) {
 	f.k.AddVirtual(podC, "veth", "net2", 0, nil)
 	c := f.add(confB, podC, "c0ffee00d15ea5e0000000000000cccc", "bond0", "batch/job-7")
 	f.k.DestroyNetns(podC)
+	f.store.PutRaw(domain.AttachmentID{ContainerID: "broken", IfName: "net1"}, []byte(`{"links":{}}`))
 
 	dom := headless(t, bin, f.srv.URL+"/", "--dump-dom")
 	for _, want := range []string{
 		`data-container-id="` + f.a.ContainerID + `"`, `data-container-id="` + f.b.ContainerID + `"`,
 		`data-container-id="` + c.ContainerID + `"`,
 		"web-0", "du-0", "telco", "job-7", "eth1000", "eth1001", "802.3ad", "active-backup",
-		"as configured", "netns gone", "★ active", "3</b> attachments", "1</b> slave down",
+		"as configured", "netns gone", "★ active", "3</b> attachments", "1</b> slave down", "1</b> unreadable record",
 	} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the page does not show %q", want)
