@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/containernetworking/cni/libcni"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -119,4 +120,30 @@ func TestDelRefusesAVethPlantedUnderTheNICsName(t *testing.T) {
 	kit.DeleteLink(t, pod, hostNIC1)
 	require.NoError(t, e.del(a))
 	assert.Equal(t, before1, snap(t, "", hostNIC1), "eth1000 restored exactly")
+}
+
+// Two namespaces' networks may share a name. A GC of one (from a runtime
+// that lost its cache, so only the plugin's records can clean) deletes its
+// own stale attachment and leaves the other network's.
+func TestGCLeavesAnotherNetworkOfTheSameName(t *testing.T) {
+	e := newCNI(t)
+	mine := `{"cniVersion":"1.1.0","name":"shared","type":"bond","mode":"balance-rr","miimon":100,
+"linksInContainer":true,"links":[{"name":"s1"},{"name":"s2"}]}`
+	theirs := strings.Replace(mine, `"balance-rr"`, `"balance-xor"`, 1)
+	var atts []attachment
+	for _, conf := range []string{mine, theirs} {
+		pod, sw := kit.NewNetns(t, "pod"), kit.NewNetns(t, "switch")
+		kit.Veth(t, pod, "s1", nil, sw, "p1", 0)
+		kit.Veth(t, pod, "s2", nil, sw, "p2", 0)
+		a := e.attachment(conf, pod, "bond0")
+		e.mustAdd(a)
+		atts = append(atts, a)
+	}
+	fresh := libcni.NewCNIConfigWithCacheDir([]string{e.binDir}, t.TempDir(), nil)
+	require.NoError(t, fresh.GCNetworkList(t.Context(), atts[0].list, &libcni.GCArgs{}))
+	assert.True(t, absent(t, atts[0].Netns, "bond0"), "my stale attachment is cleaned")
+	assert.False(t, absent(t, atts[1].Netns, "bond0"), "the other network's bond is left alone")
+	_, err := os.Stat(filepath.Join(e.stateDir, atts[1].ContainerID+"_bond0.json"))
+	assert.NoError(t, err, "and so is its record")
+	require.NoError(t, e.del(atts[1]))
 }
