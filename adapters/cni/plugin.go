@@ -45,6 +45,10 @@ type Plugin struct {
 	logDir string
 	log    *slog.Logger
 	about  string
+	// Node is the node admin's policy: a config it refuses (a host link
+	// not on the list, an unsafe opt-in the node does not allow) opens no
+	// log file either. The zero value is the policy without a node file.
+	Node domain.NodePolicy
 }
 
 // New returns the adapter. sink may be nil (no log files, stderr only);
@@ -124,7 +128,8 @@ func (p *Plugin) configureLogging(args *skel.CmdArgs) {
 	if err != nil || (cfg.LogLevel == "" && cfg.LogFile == "") {
 		return
 	}
-	if _, err := cfg.Spec(args.IfName); err != nil {
+	spec, err := cfg.Spec(args.IfName)
+	if err != nil || p.Node.Admit(spec) != nil {
 		return // the use case reports it
 	}
 	p.sink.SetLevel(cfg.LogLevel)

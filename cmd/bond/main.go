@@ -155,5 +155,7 @@ func newSink(e Env) *logging.Sink {
 func newLogger(s *logging.Sink) *slog.Logger { return s.Logger() }
 
 func newPlugin(s *app.Service, sink *logging.Sink, e Env) *cni.Plugin {
-	return cni.New(s, sink, e.Node.EffectiveLogDir(), fmt.Sprintf("bond CNI plugin %s (commit %s)", version, commit))
+	p := cni.New(s, sink, e.Node.EffectiveLogDir(), fmt.Sprintf("bond CNI plugin %s (commit %s)", version, commit))
+	p.Node = e.Node.Policy()
+	return p
 }

@@ -113,4 +113,24 @@ func TestHostileLogFile(t *testing.T) {
 	assert.Contains(t, string(data), "plugin=bond", "a plain file name lands in the admin's log dir")
 }
 
+// A config the node's policy refuses (a host NIC not on the list, the
+// unsafe opt-in the node does not allow) is refused before anything is
+// created: its logFile is not opened either.
+func TestLogFileNotCreatedForAConfigTheNodeRefuses(t *testing.T) {
+	logDir := filepath.Join(t.TempDir(), "log")
+	require.NoError(t, os.Mkdir(logDir, 0o700))
+	node := filepath.Join(t.TempDir(), "node.json")
+	require.NoError(t, os.WriteFile(node, []byte(`{"logDir":"`+logDir+`","hostLinks":["eth8","eth9"]}`), 0o600))
+	env := []string{"BOND_NODE_CONFIG=" + node, "BOND_STATE_DIR=" + filepath.Join(t.TempDir(), "state"),
+		"CNI_COMMAND=ADD", "CNI_CONTAINERID=c1", "CNI_NETNS=/nonexistent/netns", "CNI_IFNAME=net1", "CNI_PATH=/opt/cni/bin"}
+	for name, extra := range map[string]string{"not-listed.log": `"links":["eth8","eth7"]`,
+		"unsafe.log": `"links":["eth8","eth9"],"allowUnsafeHostLinks":true`} {
+		out, exit := runPlugin(t, env, `{"cniVersion":"1.0.0","name":"b","type":"bond","mode":"balance-rr","miimon":100,`+extra+`,"logFile":"`+name+`"}`)
+		assert.Equal(t, 1, exit, name)
+		assert.Contains(t, out, `"code": 7`, name)
+		assert.Contains(t, out, "node admin", name)
+		assert.NoFileExists(t, filepath.Join(logDir, name), "nothing is created for a config the node refuses")
+	}
+}
+
 func syscallMkfifo(p string) error { return syscall.Mkfifo(p, 0o600) }
