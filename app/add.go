@@ -111,6 +111,11 @@ func (s *Service) observe(ctx context.Context, req Request, spec domain.BondSpec
 		if err != nil {
 			return in, wrapPort(err, "links: looking up %q in the %s netns", name, whereName)
 		}
+		if !spec.LinksInContainer {
+			if err := s.d.Node.AdmitHostLink(name, l.Name); err != nil {
+				return in, err
+			}
+		}
 		if err := s.checkLink(ctx, spec, where, l); err != nil {
 			return in, err
 		}

@@ -65,13 +65,27 @@ func (p NodePolicy) Admit(spec BondSpec) error {
 	if len(refused) == 0 {
 		return nil
 	}
-	allowed := "none"
-	if len(p.HostLinks) > 0 {
-		q := make([]string, len(p.HostLinks))
-		for i, h := range p.HostLinks {
-			q[i] = strconv.Quote(h)
-		}
-		allowed = strings.Join(q, ", ")
+	return Errorf(CodeInvalidConfig, "links: host link %s is not one the node admin lets pods take; allowed: %s (set by \"hostLinks\" in %s)", strings.Join(refused, ", "), p.allowed(), p.source())
+}
+
+// AdmitHostLink checks the host link the kernel found for the name a
+// config wrote. The kernel also finds a link by any of its alternative
+// names (udev gives real NICs several), so the list must hold for the
+// link's own name: an altname that matches it proves nothing.
+func (p NodePolicy) AdmitHostLink(asked, name string) error {
+	if p.AllowsHostLink(name) {
+		return nil
 	}
-	return Errorf(CodeInvalidConfig, "links: host link %s is not one the node admin lets pods take; allowed: %s (set by \"hostLinks\" in %s)", strings.Join(refused, ", "), allowed, p.source())
+	return Errorf(CodeInvalidConfig, "links: %q is host link %q, which is not one the node admin lets pods take; allowed: %s (set by \"hostLinks\" in %s, matched against interface names, not alternative names)", asked, name, p.allowed(), p.source())
+}
+
+func (p NodePolicy) allowed() string {
+	if len(p.HostLinks) == 0 {
+		return "none"
+	}
+	q := make([]string, len(p.HostLinks))
+	for i, h := range p.HostLinks {
+		q[i] = strconv.Quote(h)
+	}
+	return strings.Join(q, ", ")
 }

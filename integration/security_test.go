@@ -59,6 +59,27 @@ func TestHostNICAllowlist(t *testing.T) {
 	})
 }
 
+// The kernel finds a link by any of its alternative names (udev gives real
+// NICs several), so the allowlist is checked against the NIC the kernel
+// returns, not the string the config wrote: an altname that matches the
+// list must not let a pod take a NIC the list leaves out.
+func TestHostNICAllowlistIsNotBypassedByAnAltname(t *testing.T) {
+	e := newCNI(t)
+	before1, before2 := snap(t, "", hostNIC1), snap(t, "", hostNIC2)
+	kit.AltName(t, "", hostNIC2, "podnic1")
+	p := nodeFile(t, `{"hostLinks": ["eth1000", "podnic*"]}`)
+	conf := strings.Replace(seedHostConf("1.0.0", ""), `"`+hostNIC2+`"`, `"podnic1"`, 1)
+	require.Contains(t, conf, `"podnic1"`)
+	pod := kit.NewNetns(t, "alt")
+	_, err := e.add(e.attachment(conf, pod, "net1"))
+	require.Error(t, err, "eth1001 is not on the node's list, whatever name the config gives it")
+	assert.Contains(t, err.Error(), `links: "podnic1" is host link "eth1001", which is not one the node admin lets pods take`)
+	assert.Contains(t, err.Error(), p)
+	assert.Equal(t, before1, snap(t, "", hostNIC1), "nothing moved")
+	assert.Equal(t, before2, snap(t, "", hostNIC2), "nothing moved")
+	assert.Empty(t, kit.Links(t, pod)[1:], "nothing in the pod but lo")
+}
+
 // "allowUnsafeHostLinks" in a network config takes effect only where the
 // node file allows it.
 func TestUnsafeOptInNeedsTheNodeAdmin(t *testing.T) {
