@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 
 	"github.com/containernetworking/cni/pkg/types"
@@ -68,6 +69,16 @@ func loadEnv(getenv func(string) string) (Env, error) {
 	} {
 		if o.v != "" {
 			*o.dst = o.v
+		}
+	}
+	// A network config's logFile may name any file in the log directory, so
+	// it must hold nothing else: not the records, not the locks.
+	for _, d := range []struct{ key, dir, def string }{{"stateDir", env.StateDir, state.DefaultDir}, {"lockDir", env.LockDir, locks.DefaultDir}} {
+		if d.dir == "" {
+			d.dir = d.def
+		}
+		if filepath.Clean(d.dir) == filepath.Clean(node.EffectiveLogDir()) {
+			return env, &nodefile.Error{Path: node.Path, Err: fmt.Errorf("logDir %s is also the %s: a network config's logFile could name a file in it; give the logs a directory of their own", node.EffectiveLogDir(), d.key)}
 		}
 	}
 	return env, nil

@@ -69,6 +69,35 @@ func TestNodeFileWinsOverEnvironment(t *testing.T) {
 	assert.True(t, e.Node.Found)
 }
 
+// A network config may name any file in the log directory: were it also
+// the state or lock directory, a tenant's logFile could append to (and so
+// break) another attachment's record or create lock files. Such node
+// settings fail every verb.
+func TestLogDirMustNotBeTheStateOrLockDir(t *testing.T) {
+	for name, tc := range map[string]struct {
+		node string
+		env  map[string]string
+	}{
+		"state dir":             {`{"logDir":"/srv/b","stateDir":"/srv/b"}`, nil},
+		"lock dir":              {`{"logDir":"/srv/b","lockDir":"/srv/b"}`, nil},
+		"default state dir":     {`{"logDir":"/var/lib/cni/bond"}`, nil},
+		"state dir from BOND_*": {`{}`, map[string]string{"BOND_STATE_DIR": "/var/log/bond-cni"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "node.json")
+			require.NoError(t, os.WriteFile(p, []byte(tc.node), 0o600))
+			env := map[string]string{"BOND_NODE_CONFIG": p}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			_, err := loadEnv(func(k string) string { return env[k] })
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "node settings file "+p)
+			assert.Contains(t, err.Error(), "logDir")
+		})
+	}
+}
+
 // The built plugin, driven as a hostile NAD author would drive it: a
 // logFile path is refused before anything is created, and a symlink or a
 // FIFO planted in the admin's log directory is neither followed nor
