@@ -126,7 +126,10 @@ func Load(p string) (Node, error) {
 		p = DefaultPath
 	}
 	n := Node{Path: p}
-	f, err := os.Open(p)
+	// O_NONBLOCK: a FIFO planted at the path must fail the call (trusted
+	// refuses it), not hang every verb waiting for a writer. Symlinks are
+	// followed: admins may link the file from elsewhere.
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return n, nil
 	}

@@ -3,6 +3,7 @@ package nodefile_test
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -104,6 +105,12 @@ func TestUntrustedFileFails(t *testing.T) {
 	})
 	t.Run("a directory", func(t *testing.T) {
 		_, err := nodefile.Load(t.TempDir())
+		require.ErrorContains(t, err, "want a regular file")
+	})
+	t.Run("a FIFO fails, never waits for a writer", func(t *testing.T) {
+		p := filepath.Join(t.TempDir(), "node.json")
+		require.NoError(t, syscall.Mkfifo(p, 0o600))
+		_, err := nodefile.Load(p)
 		require.ErrorContains(t, err, "want a regular file")
 	})
 	t.Run("unreadable is I/O", func(t *testing.T) {
