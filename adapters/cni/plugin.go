@@ -132,7 +132,7 @@ func (p *Plugin) configureLogging(args *skel.CmdArgs) {
 	if err != nil || p.Node.Admit(spec) != nil {
 		return // the use case reports it
 	}
-	p.sink.SetLevel(cfg.LogLevel)
+	p.sink.LowerLevel(cfg.LogLevel)
 	if cfg.LogFile == "" {
 		return
 	}

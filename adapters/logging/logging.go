@@ -49,10 +49,13 @@ func ParseLevel(name string, def slog.Level) slog.Level {
 	return def
 }
 
-// SetLevel sets the level if name is one (else leaves it).
-func (s *Sink) SetLevel(name string) {
-	if name != "" {
-		s.level.Set(ParseLevel(name, s.level.Level()))
+// LowerLevel makes the sink more verbose if name is a level below the
+// current one, and otherwise leaves it: a network config may ask for more
+// of its own calls' logs, never silence what the node admin's level keeps
+// (a tenant's failed calls, for one).
+func (s *Sink) LowerLevel(name string) {
+	if l := ParseLevel(name, s.level.Level()); l < s.level.Level() {
+		s.level.Set(l)
 	}
 }
 

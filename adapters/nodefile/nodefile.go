@@ -58,7 +58,7 @@ type Settings struct {
 	// (in addition to stderr), whatever the network config says.
 	LogFile string `json:"logFile,omitempty"`
 	// LogLevel is the default level (debug, info, warn, error); a network
-	// config's "logLevel" can change it for its own invocations.
+	// config's "logLevel" can only make its own invocations more verbose.
 	LogLevel string `json:"logLevel,omitempty"`
 	// IPAMEnv names variables of the plugin's environment that the IPAM
 	// plugin also gets (it always gets the CNI variables and PATH).

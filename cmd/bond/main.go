@@ -47,7 +47,7 @@ func init() { runtime.LockOSThread() }
 // can change none of it.
 type Env struct {
 	StateDir string // BOND_STATE_DIR, default /var/lib/cni/bond
-	LogLevel string // BOND_LOG_LEVEL, default warn (the config's logLevel wins)
+	LogLevel string // BOND_LOG_LEVEL, default warn (a config's logLevel can only lower it)
 	LockDir  string // BOND_LOCK_DIR, default /run/bond-cni/locks
 	Node     nodefile.Node
 }

@@ -162,4 +162,23 @@ func TestLogFileNotCreatedForAConfigTheNodeRefuses(t *testing.T) {
 	}
 }
 
+// The node's log keeps every failed call: a network config's logLevel may
+// make its own calls more verbose, never quieter than the node's level, or
+// a tenant could hide its failures from the node admin.
+func TestConfigLogLevelCannotSilenceTheNodeLog(t *testing.T) {
+	logDir := filepath.Join(t.TempDir(), "log")
+	require.NoError(t, os.Mkdir(logDir, 0o700))
+	node := filepath.Join(t.TempDir(), "node.json")
+	require.NoError(t, os.WriteFile(node, []byte(`{"logDir":"`+logDir+`","logFile":"node.log"}`), 0o600))
+	env := []string{"BOND_NODE_CONFIG=" + node, "BOND_STATE_DIR=" + filepath.Join(t.TempDir(), "state"),
+		"CNI_COMMAND=ADD", "CNI_CONTAINERID=quiet", "CNI_NETNS=/nonexistent/netns", "CNI_IFNAME=net1", "CNI_PATH=/opt/cni/bin"}
+	out, exit := runPlugin(t, env, `{"cniVersion":"1.0.0","name":"b","type":"bond","mode":"balance-rr","miimon":100,"links":["eth8","eth9"],"logLevel":"error"}`)
+	assert.Equal(t, 1, exit)
+	assert.Contains(t, out, `"code": 4`)
+	data, err := os.ReadFile(filepath.Join(logDir, "node.log"))
+	require.NoError(t, err)
+	assert.Contains(t, string(data), `msg="CNI call failed"`)
+	assert.Contains(t, string(data), "containerID=quiet")
+}
+
 func syscallMkfifo(p string) error { return syscall.Mkfifo(p, 0o600) }
