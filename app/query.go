@@ -295,6 +295,10 @@ func (s *Service) Validate(ctx context.Context, config []byte, ifname string) (V
 			case err != nil:
 				return res, wrapPort(err, "looking up %q in the host netns", name)
 			}
+			if err := s.d.Node.AdmitHostLink(name, l.Name); err != nil {
+				res.Error = err
+				return res, nil
+			}
 			if err := s.checkLink(ctx, spec, domain.HostNetns, l); err != nil {
 				res.Error = err
 				return res, nil

@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bondcni/bond/adapters/httpdebug"
 	"github.com/bondcni/bond/integration/kit"
 )
 
@@ -78,6 +81,17 @@ func TestHostNICAllowlistIsNotBypassedByAnAltname(t *testing.T) {
 	assert.Equal(t, before1, snap(t, "", hostNIC1), "nothing moved")
 	assert.Equal(t, before2, snap(t, "", hostNIC2), "nothing moved")
 	assert.Empty(t, kit.Links(t, pod)[1:], "nothing in the pod but lo")
+
+	// bond-debugd's validation answers what ADD would.
+	d := startDebugd(t, e)
+	r, err := http.Post(d.base+"/v1/validate?ifname=net1", "application/json", strings.NewReader(conf))
+	require.NoError(t, err)
+	var val httpdebug.ValidationJSON
+	require.NoError(t, json.NewDecoder(r.Body).Decode(&val))
+	r.Body.Close()
+	assert.False(t, val.Valid)
+	require.NotNil(t, val.Error)
+	assert.Contains(t, val.Error.Msg, `links: "podnic1" is host link "eth1001", which is not one the node admin lets pods take`)
 }
 
 // "allowUnsafeHostLinks" in a network config takes effect only where the
