@@ -224,26 +224,31 @@ func (s *Service) findOnHost(ctx context.Context, orig domain.LinkState) (domain
 	}
 	if mac := orig.HardwareAddr(); mac != nil {
 		l, err := s.d.Links.LinkByMAC(ctx, domain.HostNetns, mac)
-		if err == nil {
+		if err == nil && sameDevice(l, orig) {
 			return l, true, nil
 		}
-		if !errors.Is(err, domain.ErrNotFound) {
+		if err != nil && !errors.Is(err, domain.ErrNotFound) {
 			return l, false, wrapPort(err, "looking up MAC %s on the host", mac)
 		}
 	}
 	return domain.Link{}, false, nil
 }
 
-// sameDevice tells whether l is plausibly the recorded device: the
-// permanent MAC matches when both are known, else the current MAC or name.
+// sameDevice tells whether l is plausibly the recorded device: the same
+// kind, and the permanent MAC matches when both are known, else the
+// current MAC or name. A MAC alone proves nothing: any virtual link can
+// carry it.
 func sameDevice(l domain.Link, orig domain.LinkState) bool {
+	if l.Kind != orig.Kind {
+		return false
+	}
 	if l.PermMAC != nil && orig.PermMAC != "" {
 		return l.PermMAC.String() == orig.PermMAC
 	}
 	if mac := orig.HardwareAddr(); mac != nil && bytes.Equal(l.MAC, mac) {
 		return true
 	}
-	return l.Name == orig.Name && l.Kind == orig.Kind
+	return l.Name == orig.Name
 }
 
 func (s *Service) restore(ctx context.Context, ns domain.Netns, index int, orig domain.LinkState, where string) error {

@@ -3,10 +3,12 @@ package app_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bondcni/bond/app"
 	"github.com/bondcni/bond/domain"
 )
 
@@ -65,4 +67,41 @@ func TestDelTakesBackARenamedNIC(t *testing.T) {
 
 	require.NoError(t, w.svc.Del(ctx, w.req(hostBondConf, "c1")))
 	assert.Equal(t, initial, w.state())
+}
+
+// Back on the host the same proof holds: a recorded NIC that has not come
+// back is not replaced by another link that merely carries its MAC (here a
+// virtual one); DEL leaves that link alone and keeps the record.
+func TestDelOnTheHostIgnoresALinkWithTheNICsMACOnly(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	_, err := w.svc.Add(ctx, w.req(hostBondConf, "c1"))
+	require.NoError(t, err)
+	rec, err := w.store.Load(ctx, domain.AttachmentID{ContainerID: "c1", IfName: "net1"})
+	require.NoError(t, err)
+	var orig domain.LinkState
+	for _, l := range rec.Links {
+		if l.Name == "eth1000" {
+			orig = l
+		}
+	}
+	// The pod netns dies; eth1000 is not back yet, and a virtual link with
+	// its MAC is on the host.
+	w.k.DestroyNetns(w.pod)
+	back, ok := w.k.Peek(domain.HostNetns, "eth1000")
+	require.True(t, ok)
+	limbo := w.k.AddNetns("/run/netns/limbo")
+	_, err = w.k.Move(ctx, domain.HostNetns, back.Index, limbo, "eth1000")
+	require.NoError(t, err)
+	twin := w.k.AddVirtual(domain.HostNetns, "dummy", "twin0", 9000, orig.HardwareAddr())
+
+	svc, err := app.New(app.Deps{Links: w.k, Bonds: w.k, Addresses: w.k, Namespaces: w.k, Props: w.k,
+		IPAM: w.ipam, Store: w.store, Locks: w.locks, ReturnWait: 10 * time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, svc.Del(ctx, w.req(hostBondConf, "c1")), "a NIC still away does not block DEL")
+	l, ok := w.k.Peek(domain.HostNetns, "twin0")
+	require.True(t, ok, "the look-alike keeps its name")
+	assert.Equal(t, twin.Index, l.Index)
+	assert.Equal(t, 9000, l.MTU, "and its MTU: it was not restored as eth1000")
+	assert.Equal(t, 1, w.store.Len(), "the record is kept until eth1000 itself is back")
 }
