@@ -15,7 +15,7 @@ type NodePolicy struct {
 	// the messages that tell a tenant to ask the node admin.
 	Source string
 	// RestrictHostLinks: only host links matching HostLinks may be moved into
-	// pods. False (no node file, or no "hostLinks" in it) allows any host
+	// pods. False (no node file) allows any host
 	// link, as bond-cni did; true with no patterns allows none.
 	RestrictHostLinks bool
 	// HostLinks are interface names or path.Match globs ("ens1f*").

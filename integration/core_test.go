@@ -151,7 +151,7 @@ func TestRecordingIPAMReceivesWholeConfig(t *testing.T) {
 	// admin lists: this one needs its directory.
 	t.Setenv("RECORDING_IPAM_DIR", dir)
 	t.Setenv("BOND_TEST_RUNTIME_SECRET", "not for IPAM")
-	nodeFile(t, `{"ipamEnv": ["RECORDING_IPAM_DIR"]}`)
+	nodeFile(t, `{"ipamEnv": ["RECORDING_IPAM_DIR"], "hostLinks": ["*"]}`)
 	pod := kit.NewNetns(t, "pod")
 	conf := seedHostConf("0.3.1", `{"type": "recording-ipam", "assign_ipv4": "true", "ipv4_pools": ["mypool"]}`)
 	a := e.attachment(conf, pod, "net1")

@@ -269,7 +269,7 @@ func TestUnsafeHostNICRefused(t *testing.T) {
 		assert.False(t, absent(t, "", hostNIC2))
 	})
 	t.Run("explicit opt-in, allowed by the node admin", func(t *testing.T) {
-		nodeFile(t, `{"allowUnsafeHostLinks": true}`)
+		nodeFile(t, `{"allowUnsafeHostLinks": true, "hostLinks": ["*"]}`)
 		kit.AddAddress(t, "", hostNIC1, "192.0.2.10/24")
 		pod := kit.NewNetns(t, "unsafe")
 		conf := strings.Replace(seedHostConf("1.1.0", ""), `"failOverMac": 1,`, `"failOverMac": 1, "allowUnsafeHostLinks": true,`, 1)

@@ -35,6 +35,7 @@ func TestHostNICAllowlist(t *testing.T) {
 	for name, tc := range map[string]struct{ node, refused string }{
 		"one NIC listed": {`{"hostLinks": ["eth1000"]}`, `"eth1001"`},
 		"none listed":    {`{"hostLinks": []}`, `"eth1000", "eth1001"`},
+		"no hostLinks":   {`{"logLevel": "info"}`, `"eth1000", "eth1001"`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			p := nodeFile(t, tc.node)
@@ -112,7 +113,7 @@ func TestUnsafeOptInNeedsTheNodeAdmin(t *testing.T) {
 	assert.Equal(t, before2, snap(t, "", hostNIC2))
 	assert.Contains(t, ipsOf(t, "", hostNIC1), "192.0.2.10/24", "address untouched")
 
-	nodeFile(t, `{"allowUnsafeHostLinks": true}`)
+	nodeFile(t, `{"allowUnsafeHostLinks": true, "hostLinks": ["*"]}`)
 	a := e.attachment(conf, pod, "net1")
 	e.mustAdd(a)
 	require.NoError(t, e.del(a))

@@ -10,6 +10,7 @@
 // It never falls back to permissive defaults. A missing file is not an
 // error: the plugin behaves as a drop-in for bond-cni (any host NIC), with
 // logs confined to DefaultLogDir and the unsafe-host-link opt-in refused.
+// A file that exists allows only the host NICs its "hostLinks" lists.
 package nodefile
 
 import (
@@ -45,8 +46,9 @@ const maxBytes = 1 << 20
 // it has rules, a check in validate; decoding stays strict by itself.
 type Settings struct {
 	// HostLinks lists the host interfaces (names or path.Match globs such
-	// as "ens1f*") that network configs may move into pods. Absent: any host
-	// interface (bond-cni's behaviour); present and empty: none.
+	// as "ens1f*", "*" for any) that network configs may move into pods.
+	// Absent or empty: none. Only a missing file means any host interface
+	// (bond-cni's behaviour).
 	HostLinks *[]string `json:"hostLinks,omitempty"`
 	// AllowUnsafeHostLinks lets a network config's "allowUnsafeHostLinks"
 	// take host links that have a global address or a default route.
@@ -78,9 +80,10 @@ type Node struct {
 
 // Policy is the part of the settings the use cases enforce.
 func (n Node) Policy() domain.NodePolicy {
-	p := domain.NodePolicy{Source: n.Path, AllowUnsafeHostLinks: n.AllowUnsafeHostLinks}
+	// A file that names no host link allows none: the admin who writes the
+	// file lists the NICs meant for pods.
+	p := domain.NodePolicy{Source: n.Path, AllowUnsafeHostLinks: n.AllowUnsafeHostLinks, RestrictHostLinks: n.Found}
 	if n.HostLinks != nil {
-		p.RestrictHostLinks = true
 		p.HostLinks = append([]string(nil), (*n.HostLinks)...)
 	}
 	return p

@@ -48,13 +48,17 @@ func TestLoadsEverySetting(t *testing.T) {
 		LogFile: "bond.log", LogLevel: "info", StateDir: "/var/lib/b", LockDir: "/run/b", IPAMEnv: []string{"KUBECONFIG"}}, n.Settings)
 }
 
-func TestEmptyHostLinksAllowsNone(t *testing.T) {
-	n, err := nodefile.Load(write(t, `{"hostLinks":[]}`, 0o600))
+// A node file that names no host NIC lets pods take none: once the admin
+// writes the file, host NICs are theirs to list ("*" for any).
+func TestHostLinksNamingNoneAllowsNone(t *testing.T) {
+	for _, body := range []string{`{"hostLinks":[]}`, `{}`, `{"logDir":"/var/log/b"}`} {
+		n, err := nodefile.Load(write(t, body, 0o600))
+		require.NoError(t, err)
+		assert.False(t, n.Policy().AllowsHostLink("eth0"), body)
+	}
+	n, err := nodefile.Load(write(t, `{"hostLinks":["*"]}`, 0o600))
 	require.NoError(t, err)
-	assert.False(t, n.Policy().AllowsHostLink("eth0"))
-	n, err = nodefile.Load(write(t, `{}`, 0o600))
-	require.NoError(t, err)
-	assert.True(t, n.Policy().AllowsHostLink("eth0"), "no hostLinks key: any")
+	assert.True(t, n.Policy().AllowsHostLink("eth0"), `"*": any`)
 }
 
 // A bad file never means permissive defaults: the error names the file and

@@ -106,7 +106,7 @@ func TestHostileLogFile(t *testing.T) {
 	logDir := filepath.Join(t.TempDir(), "log")
 	require.NoError(t, os.Mkdir(logDir, 0o700))
 	node := filepath.Join(t.TempDir(), "node.json")
-	require.NoError(t, os.WriteFile(node, []byte(`{"logDir":"`+logDir+`"}`), 0o600))
+	require.NoError(t, os.WriteFile(node, []byte(`{"logDir":"`+logDir+`","hostLinks":["*"]}`), 0o600))
 	profile := filepath.Join(t.TempDir(), "profile")
 	require.NoError(t, os.WriteFile(profile, []byte("# root's profile\n"), 0o600))
 	require.NoError(t, os.Symlink(profile, filepath.Join(logDir, "link.log")))
@@ -169,7 +169,7 @@ func TestConfigLogLevelCannotSilenceTheNodeLog(t *testing.T) {
 	logDir := filepath.Join(t.TempDir(), "log")
 	require.NoError(t, os.Mkdir(logDir, 0o700))
 	node := filepath.Join(t.TempDir(), "node.json")
-	require.NoError(t, os.WriteFile(node, []byte(`{"logDir":"`+logDir+`","logFile":"node.log"}`), 0o600))
+	require.NoError(t, os.WriteFile(node, []byte(`{"logDir":"`+logDir+`","logFile":"node.log","hostLinks":["*"]}`), 0o600))
 	env := []string{"BOND_NODE_CONFIG=" + node, "BOND_STATE_DIR=" + filepath.Join(t.TempDir(), "state"),
 		"CNI_COMMAND=ADD", "CNI_CONTAINERID=quiet", "CNI_NETNS=/nonexistent/netns", "CNI_IFNAME=net1", "CNI_PATH=/opt/cni/bin"}
 	out, exit := runPlugin(t, env, `{"cniVersion":"1.0.0","name":"b","type":"bond","mode":"balance-rr","miimon":100,"links":["eth8","eth9"],"logLevel":"error"}`)
