@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -105,8 +106,11 @@ func controlSocket() (int, error) {
 }
 
 // pciPattern is a PCI address as the kernel names PCI devices
-// (domain:bus:device.function).
-var pciPattern = regexp.MustCompile(`^[0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$`)
+// (domain:bus:device.function). Compiled on first use, not at start-up:
+// most calls of the plugin never read a PCI address.
+var pciPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$`)
+})
 
 // PCIAddress returns the PCI address of the link's device, "" if the link
 // has no device or a non-PCI one. An absent link gives an error wrapping
@@ -154,11 +158,11 @@ func readPCIAddress(name string) (string, error) {
 // under the PCI function that carries it.
 func pciAddress(device string) string {
 	base := filepath.Base(device)
-	if pciPattern.MatchString(base) {
+	if pciPattern().MatchString(base) {
 		return base
 	}
 	if strings.HasPrefix(base, "virtio") {
-		if parent := filepath.Base(filepath.Dir(device)); pciPattern.MatchString(parent) {
+		if parent := filepath.Base(filepath.Dir(device)); pciPattern().MatchString(parent) {
 			return parent
 		}
 	}

@@ -85,7 +85,12 @@ func loadEnv(getenv func(string) string) (Env, error) {
 }
 
 func main() {
-	env, err := loadEnv(os.Getenv)
+	os.Exit(run(os.Getenv))
+}
+
+// run executes one CNI call and returns the exit status.
+func run(getenv func(string) string) int {
+	env, err := loadEnv(getenv)
 	if err != nil {
 		// Every verb fails: a node file that cannot be read must never mean
 		// permissive defaults.
@@ -98,57 +103,90 @@ func main() {
 		if perr := types.NewError(code, err.Error(), "").Print(); perr != nil {
 			fmt.Fprintln(os.Stderr, "bond: writing the error JSON:", perr)
 		}
-		os.Exit(1)
+		return 1
 	}
-	// The one Invoke runs the CNI call; fx.New returns when it is done.
 	var e *types.Error
-	app := fx.New(
-		Module(env),
-		fx.Invoke(func(p *cni.Plugin, a *rtnl.Adapter) {
-			e = p.Run()
-			a.Close()
-		}),
-		fx.WithLogger(func() fxevent.Logger { return fxevent.NopLogger }),
-	)
-	if err := app.Err(); err != nil {
-		e = types.NewError(types.ErrIOFailure, "bond: wiring failed", err.Error())
+	if needsNothing(getenv("CNI_COMMAND")) {
+		// VERSION and the about text are answered by skel alone: building
+		// the graph would only add start-up time to the cheapest verb.
+		e = cni.New(nil, nil, "", about()).Run()
+	} else {
+		// The one Invoke runs the CNI call; fx.New returns when it is done.
+		app := fx.New(
+			Module(env),
+			fx.Invoke(func(p *cni.Plugin, a *rtnl.Adapter) {
+				e = p.Run()
+				a.Close()
+			}),
+			fx.WithLogger(func() fxevent.Logger { return fxevent.NopLogger }),
+		)
+		if err := app.Err(); err != nil {
+			e = types.NewError(types.ErrIOFailure, "bond: wiring failed", err.Error())
+		}
 	}
 	if e != nil {
 		if err := e.Print(); err != nil {
 			fmt.Fprintln(os.Stderr, "bond: writing the error JSON:", err)
 		}
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
-// Module provides the CNI plugin and everything it drives, as flat
-// providers (no nested fx.Module scopes: each costs start-up time in a
-// process that lives for one call).
+// needsNothing tells whether skel answers the verb without calling a
+// handler: VERSION, and no CNI_COMMAND at all (the about text).
+func needsNothing(command string) bool {
+	return command == "VERSION" || command == ""
+}
+
+// Module provides the CNI plugin and everything it drives in a small, flat
+// graph: one provider builds every driven adapter (fx.Out), one the use
+// cases, one the plugin. Each provider, fx.Annotate wrapper and fx.Module
+// scope costs reflection at every start of a process that lives for one
+// call (BenchmarkWiring), so the adapters are not provided one by one.
 func Module(env Env) fx.Option {
 	return fx.Options(
 		fx.Supply(env),
-		fx.Provide(
-			newSink,
-			rtnl.New,
-			func(a *rtnl.Adapter) ports.Links { return a },
-			func(a *rtnl.Adapter) ports.Bonds { return a },
-			func(a *rtnl.Adapter) ports.Addresses { return a },
-			fx.Annotate(func() netns.Checker { return netns.Checker{} }, fx.As(new(ports.Namespaces))),
-			fx.Annotate(func() sysfs.Props { return sysfs.Props{} }, fx.As(new(ports.LinkProps))),
-			fx.Annotate(func(e Env) *ipam.Delegate {
-				d := ipam.New(nil)
-				d.PassEnv = e.Node.IPAMEnv
-				return d
-			}, fx.As(new(ports.IPAM))),
-			func(e Env) domain.NodePolicy { return e.Node.Policy() },
-			fx.Annotate(func(e Env) *state.Store { return state.New(e.StateDir) }, fx.As(new(ports.Store))),
-			fx.Annotate(func(e Env) *locks.Files { return locks.New(e.LockDir) }, fx.As(new(ports.Locks))),
-			newLogger,
-			testHook,
-			wiring.NewService,
-			newPlugin,
-		),
+		fx.Provide(newDriven, wiring.NewService, newPlugin),
 	)
+}
+
+// driven are the driven adapters, each as the port it implements, and
+// what the use cases take from the node's settings.
+type driven struct {
+	fx.Out
+	RTNL       *rtnl.Adapter
+	Links      ports.Links
+	Bonds      ports.Bonds
+	Addresses  ports.Addresses
+	Namespaces ports.Namespaces
+	Props      ports.LinkProps
+	IPAM       ports.IPAM
+	Store      ports.Store
+	Locks      ports.Locks
+	Sink       *logging.Sink
+	Log        *slog.Logger
+	Node       domain.NodePolicy
+	BeforeStep func(domain.Step)
+}
+
+func newDriven(e Env) driven {
+	nl := rtnl.New()
+	sink := newSink(e)
+	delegate := ipam.New(nil)
+	delegate.PassEnv = e.Node.IPAMEnv
+	return driven{
+		RTNL: nl, Links: nl, Bonds: nl, Addresses: nl,
+		Namespaces: netns.Checker{},
+		Props:      sysfs.Props{},
+		IPAM:       delegate,
+		Store:      state.New(e.StateDir),
+		Locks:      locks.New(e.LockDir),
+		Sink:       sink,
+		Log:        sink.Logger(),
+		Node:       e.Node.Policy(),
+		BeforeStep: testHook(),
+	}
 }
 
 // newSink logs to stderr and, when the node settings name one, to the
@@ -163,10 +201,11 @@ func newSink(e Env) *logging.Sink {
 	return s
 }
 
-func newLogger(s *logging.Sink) *slog.Logger { return s.Logger() }
-
 func newPlugin(s *app.Service, sink *logging.Sink, e Env) *cni.Plugin {
-	p := cni.New(s, sink, e.Node.EffectiveLogDir(), fmt.Sprintf("bond CNI plugin %s (commit %s)", version, commit))
+	p := cni.New(s, sink, e.Node.EffectiveLogDir(), about())
 	p.Node = e.Node.Policy()
 	return p
 }
+
+// about is what the plugin prints without CNI_COMMAND.
+func about() string { return fmt.Sprintf("bond CNI plugin %s (commit %s)", version, commit) }
