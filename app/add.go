@@ -54,6 +54,7 @@ func (s *Service) Add(ctx context.Context, req Request) (domain.Result, error) {
 		return domain.Result{}, err
 	}
 	in.HasIPAM = cfg.IPAMType != ""
+	in.IPAMNeedsLink = domain.IPAMNeedsLink(cfg.IPAMType)
 	plan, err := domain.PlanAdd(in)
 	if err != nil {
 		return domain.Result{}, err
@@ -136,22 +137,125 @@ type addRun struct {
 	ipam   domain.IPAMResult
 }
 
+// execute runs the steps in order; a step planned Beside (IPAM ADD) runs
+// in its own goroutine while the following ones run, and is waited for
+// before the first step that needs it, before any undo, and before
+// returning. On a failure in either branch, every step that completed, in
+// either, is undone in reverse plan order, so rollback stays exact.
 func (r *addRun) execute(ctx context.Context, steps []domain.Step) error {
 	var done []domain.Step
+	var side *sideStep
+	defer func() {
+		// On a panic too: the branch must not outlive the call unseen.
+		if side != nil {
+			<-side.finished
+		}
+	}()
+	// join waits for the side step; once it succeeded it counts as done
+	// at the place it was started.
+	join := func() error {
+		if side == nil {
+			return nil
+		}
+		s := side
+		side = nil
+		if err := s.wait(); err != nil {
+			return err
+		}
+		done = slices.Insert(done, s.at, s.st)
+		return nil
+	}
+	fail := func(st domain.Step, err error) error {
+		r.s.log.Error("ADD step failed; undoing", "step", st.String(), "err", err)
+		if serr := join(); serr != nil {
+			err = fmt.Errorf("%w; %s beside it failed too: %w", err, domain.StepIPAMAdd, serr)
+		}
+		if uerr := r.undo(ctx, done); uerr != nil {
+			return fmt.Errorf("%w; undo incomplete, the attachment record is kept so DEL can finish it: %w", err, uerr)
+		}
+		return err
+	}
+	// sideFailed joins a side step that has to be (before a step that
+	// needs it) or that has already finished, and returns its error.
+	sideFailed := func(next domain.Step) (domain.Step, error) {
+		if side == nil || !next.Kind.NeedsIPAM() && !side.done() {
+			return domain.Step{}, nil
+		}
+		st := side.st
+		return st, join()
+	}
 	for _, st := range steps {
+		if sst, err := sideFailed(st); err != nil {
+			// A failed IPAM ADD also stops the kernel branch early.
+			return fail(sst, err)
+		}
+		if st.Beside {
+			side = r.startBeside(ctx, st, len(done))
+			continue
+		}
 		if r.s.d.BeforeStep != nil {
 			r.s.d.BeforeStep(st)
 		}
 		if err := r.do(ctx, st); err != nil {
-			r.s.log.Error("ADD step failed; undoing", "step", st.String(), "err", err)
-			if uerr := r.undo(ctx, done); uerr != nil {
-				return fmt.Errorf("%w; undo incomplete, the attachment record is kept so DEL can finish it: %w", err, uerr)
-			}
-			return err
+			return fail(st, err)
 		}
 		done = append(done, st)
 	}
+	if side != nil {
+		st := side.st
+		if err := join(); err != nil {
+			return fail(st, err)
+		}
+	}
 	return nil
+}
+
+// sideStep is a step running beside the others.
+type sideStep struct {
+	st       domain.Step
+	at       int // its place among the done steps, for undo order
+	finished chan struct{}
+	err      error
+	panicked any
+}
+
+// startBeside runs st in a goroutine. It changes only what st's own do
+// changes (IPAM ADD sets r.ipam), which nothing reads before the join.
+func (r *addRun) startBeside(ctx context.Context, st domain.Step, at int) *sideStep {
+	s := &sideStep{st: st, at: at, finished: make(chan struct{})}
+	go func() {
+		defer close(s.finished)
+		defer func() {
+			// Re-raised on the caller's goroutine by wait, where the CNI
+			// adapter turns a panic into an error JSON.
+			s.panicked = recover()
+		}()
+		if r.s.d.BeforeStep != nil {
+			r.s.d.BeforeStep(st)
+		}
+		s.err = r.do(ctx, st)
+	}()
+	return s
+}
+
+// wait blocks until the step has finished and returns its error.
+func (s *sideStep) wait() error {
+	<-s.finished
+	if p := s.panicked; p != nil {
+		s.panicked = nil
+		panic(p)
+	}
+	return s.err
+}
+
+// done tells, without blocking, whether the step has finished.
+func (s *sideStep) done() bool {
+	select {
+	case <-s.finished:
+		return true
+	default:
+		return false
+	}
 }
 
 // undo reverts done steps in reverse order. It goes on past a failing undo

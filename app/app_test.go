@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -158,8 +159,9 @@ var errCrash = errors.New("simulated crash")
 func TestCrashBeforeEveryAddStepThenDel(t *testing.T) {
 	ctx := context.Background()
 	probe := newWorld(t)
+	var mu sync.Mutex // IPAM ADD's hook runs on its own goroutine
 	var steps []string
-	_, err := probe.service(func(s domain.Step) { steps = append(steps, s.String()) }).Add(ctx, probe.req(hostBondConf, "c1"))
+	_, err := probe.service(func(s domain.Step) { mu.Lock(); steps = append(steps, s.String()); mu.Unlock() }).Add(ctx, probe.req(hostBondConf, "c1"))
 	require.NoError(t, err)
 	require.Greater(t, len(steps), 5)
 	for _, at := range steps {

@@ -271,7 +271,7 @@ func (s *Service) Validate(ctx context.Context, config []byte, ifname string) (V
 		res.Error = err
 		return res, nil
 	}
-	in := domain.AddInput{Spec: spec, HasIPAM: cfg.IPAMType != ""}
+	in := domain.AddInput{Spec: spec, HasIPAM: cfg.IPAMType != "", IPAMNeedsLink: domain.IPAMNeedsLink(cfg.IPAMType)}
 	if spec.LinksInContainer {
 		res.Notes = append(res.Notes, "linksInContainer: the links are looked up in the pod netns at ADD, which a validation has none of; the plan uses placeholders for them, and does not know whether "+spec.Name+" is taken in the pod")
 		for _, name := range spec.Links {

@@ -42,6 +42,10 @@ type Step struct {
 	// InPod tells a release step that the link stays in the pod and must get
 	// its recorded state back there (linksInContainer).
 	InPod bool
+	// Beside: the step depends on nothing the steps after it do, so it may
+	// run while they do, until the first step that NeedsIPAM. Only IPAM ADD
+	// is planned so, and only for an IPAM that does not need the bond.
+	Beside bool
 }
 
 func (s Step) String() string {
@@ -50,6 +54,16 @@ func (s Step) String() string {
 	}
 	return string(s.Kind)
 }
+
+// NeedsIPAM tells whether a step uses IPAM ADD's result: an IPAM ADD
+// running beside the kernel steps must have finished before it starts.
+func (k StepKind) NeedsIPAM() bool { return k == StepConfigureIP || k == StepMarkReady }
+
+// IPAMNeedsLink tells whether an IPAM plugin type needs the interface to
+// exist and be up for its ADD (and to still exist for its DEL): dhcp takes
+// and releases its lease on the bond itself. Every other IPAM allocates
+// from its own state, independently of the kernel work.
+func IPAMNeedsLink(ipamType string) bool { return ipamType == "dhcp" }
 
 // Undo returns the step that reverts s, and false if s needs none.
 func (s Step) Undo() (Step, bool) {
@@ -80,6 +94,9 @@ type AddInput struct {
 	IfnameTaken bool
 	// HasIPAM: the config names an IPAM plugin.
 	HasIPAM bool
+	// IPAMNeedsLink: that plugin needs the bond up (IPAMNeedsLink), so
+	// its ADD cannot run beside the kernel steps.
+	IPAMNeedsLink bool
 }
 
 // Plan is the ordered list of changes an ADD makes, and the spec adjusted
@@ -148,7 +165,14 @@ func PlanAdd(in AddInput) (Plan, error) {
 	for _, l := range in.Links {
 		p.Original = append(p.Original, StateOf(l))
 	}
+	// The record comes first: from then on a DEL can undo anything,
+	// including an IPAM allocation. An IPAM ADD that needs nothing of the
+	// bond starts right after it and runs beside the kernel steps.
 	p.Steps = append(p.Steps, Step{Kind: StepRecord})
+	beside := in.HasIPAM && !in.IPAMNeedsLink
+	if beside {
+		p.Steps = append(p.Steps, Step{Kind: StepIPAMAdd, Beside: true})
+	}
 	if !spec.LinksInContainer {
 		for _, s := range p.Original {
 			p.Steps = append(p.Steps, Step{Kind: StepMoveToPod, Link: s})
@@ -159,8 +183,11 @@ func PlanAdd(in AddInput) (Plan, error) {
 		p.Steps = append(p.Steps, Step{Kind: StepEnslave, Link: s, InPod: spec.LinksInContainer})
 	}
 	p.Steps = append(p.Steps, Step{Kind: StepBondUp})
+	if in.HasIPAM && !beside {
+		p.Steps = append(p.Steps, Step{Kind: StepIPAMAdd})
+	}
 	if in.HasIPAM {
-		p.Steps = append(p.Steps, Step{Kind: StepIPAMAdd}, Step{Kind: StepConfigureIP})
+		p.Steps = append(p.Steps, Step{Kind: StepConfigureIP})
 	}
 	p.Steps = append(p.Steps, Step{Kind: StepMarkReady})
 	return p, nil

@@ -161,6 +161,8 @@ type StepJSON struct {
 	Kind string `json:"kind"`
 	Link string `json:"link,omitempty"`
 	Text string `json:"text"`
+	// Beside: runs while the following steps do (IPAM ADD).
+	Beside bool `json:"beside,omitempty"`
 }
 
 // PlanJSON is the plan ADD would execute.
@@ -346,7 +348,7 @@ func validationJSON(v app.ValidationResult) ValidationJSON {
 	if p := v.Plan; p != nil {
 		pj := &PlanJSON{Spec: specJSON(p.Spec), Steps: []StepJSON{}, Original: []LinkJSON{}}
 		for _, st := range p.Steps {
-			pj.Steps = append(pj.Steps, StepJSON{Kind: string(st.Kind), Link: st.Link.Name, Text: st.String()})
+			pj.Steps = append(pj.Steps, StepJSON{Kind: string(st.Kind), Link: st.Link.Name, Text: st.String(), Beside: st.Beside})
 		}
 		for _, l := range p.Original {
 			pj.Original = append(pj.Original, linkStateJSON(l))
