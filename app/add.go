@@ -212,50 +212,20 @@ func (r *addRun) execute(ctx context.Context, steps []domain.Step) error {
 
 // sideStep is a step running beside the others.
 type sideStep struct {
-	st       domain.Step
-	at       int // its place among the done steps, for undo order
-	finished chan struct{}
-	err      error
-	panicked any
+	st domain.Step
+	at int // its place among the done steps, for undo order
+	*branch
 }
 
 // startBeside runs st in a goroutine. It changes only what st's own do
 // changes (IPAM ADD sets r.ipam), which nothing reads before the join.
 func (r *addRun) startBeside(ctx context.Context, st domain.Step, at int) *sideStep {
-	s := &sideStep{st: st, at: at, finished: make(chan struct{})}
-	go func() {
-		defer close(s.finished)
-		defer func() {
-			// Re-raised on the caller's goroutine by wait, where the CNI
-			// adapter turns a panic into an error JSON.
-			s.panicked = recover()
-		}()
+	return &sideStep{st: st, at: at, branch: goBranch(func() error {
 		if r.s.d.BeforeStep != nil {
 			r.s.d.BeforeStep(st)
 		}
-		s.err = r.do(ctx, st)
-	}()
-	return s
-}
-
-// wait blocks until the step has finished and returns its error.
-func (s *sideStep) wait() error {
-	<-s.finished
-	if p := s.panicked; p != nil {
-		s.panicked = nil
-		panic(p)
-	}
-	return s.err
-}
-
-// done tells, without blocking, whether the step has finished.
-func (s *sideStep) done() bool {
-	select {
-	case <-s.finished:
-		return true
-	default:
-		return false
-	}
+		return r.do(ctx, st)
+	})}
 }
 
 // undo reverts done steps in reverse order. It goes on past a failing undo

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -167,4 +168,65 @@ func TestDHCPRunsAfterTheBondIsUp(t *testing.T) {
 	i := slices.Index(steps, "ipam-add")
 	require.Positive(t, i)
 	assert.Equal(t, "bond-up", steps[i-1])
+}
+
+// gatedDelIPAM holds IPAM DEL until the kernel teardown of the same DEL
+// has started (it claims the host links), and fails if that never comes:
+// then IPAM DEL did not run beside the teardown.
+type gatedDelIPAM struct {
+	*memory.IPAM
+	gate chan struct{}
+}
+
+func (g *gatedDelIPAM) Del(ctx context.Context, plugin string, conf []byte, inv ports.Invocation) error {
+	select {
+	case <-g.gate:
+	case <-time.After(5 * time.Second):
+		return errors.New("the kernel teardown did not start while IPAM DEL was running")
+	}
+	return g.IPAM.Del(ctx, plugin, conf, inv)
+}
+
+type claimSignal struct {
+	*memory.Locks
+	once sync.Once
+	ch   chan struct{}
+}
+
+func (c *claimSignal) Claim(ctx context.Context, links []string, owner string) (func(), error) {
+	c.once.Do(func() { close(c.ch) })
+	return c.Locks.Claim(ctx, links, owner)
+}
+
+func TestIPAMDelRunsBesideTheTeardown(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	initial := w.state()
+	_, err := w.svc.Add(ctx, w.req(hostBondConf, "c1"))
+	require.NoError(t, err)
+	gate := make(chan struct{})
+	svc, err := app.New(app.Deps{Links: w.k, Bonds: w.k, Addresses: w.k, Namespaces: w.k, Props: w.k,
+		IPAM: &gatedDelIPAM{IPAM: w.ipam, gate: gate}, Store: w.store, Locks: &claimSignal{Locks: w.locks, ch: gate}})
+	require.NoError(t, err)
+	require.NoError(t, svc.Del(ctx, w.req(hostBondConf, "c1")))
+	assert.Equal(t, initial, w.state())
+}
+
+// IPAM DEL fails beside a teardown that succeeds: DEL reports IPAM's
+// error and keeps the record; the next DEL releases the address.
+func TestIPAMDelFailsBesideTheTeardown(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	initial := w.state()
+	_, err := w.svc.Add(ctx, w.req(hostBondConf, "c1"))
+	require.NoError(t, err)
+	w.ipam.FailOn("Del", 1, errors.New("injected IPAM fault"))
+	err = w.svc.Del(ctx, w.req(hostBondConf, "c1"))
+	require.Error(t, err)
+	assert.Equal(t, domain.CodeIPAMFailed, domain.CodeOf(err, 0), "%v", err)
+	assert.Equal(t, 1, w.store.Len(), "record kept for the next DEL")
+	_, home := w.k.Peek(domain.HostNetns, "eth1000")
+	assert.True(t, home, "the teardown still ran")
+	require.NoError(t, w.svc.Del(ctx, w.req(hostBondConf, "c1")))
+	assert.Equal(t, initial, w.state())
 }

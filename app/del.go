@@ -38,22 +38,73 @@ func (s *Service) Del(ctx context.Context, req Request) error {
 		cfg, perr = domain.ParseConfig(conf)
 	}
 
+	// IPAM DEL runs beside the kernel teardown unless the IPAM needs the
+	// bond (dhcp releases its lease on it): then it goes first, as before
+	// anything is deleted.
 	var errs []error
+	var ipamDel *branch
 	if perr == nil && cfg.IPAMType != "" {
-		if err := s.d.IPAM.Del(ctx, cfg.IPAMType, conf, req.Invocation); err != nil {
-			err = ipamFailed(err, cfg.IPAMType, "DEL")
-			if haveRec {
+		del := func() error { return s.ipamDel(ctx, cfg.IPAMType, conf, req, haveRec) }
+		if domain.IPAMNeedsLink(cfg.IPAMType) {
+			if err := del(); err != nil {
 				errs = append(errs, err)
-			} else {
-				// The record is written before IPAM ADD and removed only after
-				// a complete rollback or DEL, so without one IPAM holds
-				// nothing of ours: a failing IPAM DEL must not keep the pod
-				// Terminating.
-				s.log.Warn("IPAM DEL failed for an attachment with no record; ignoring", "err", err)
 			}
+		} else {
+			ipamDel = goBranch(del)
+			defer func() { <-ipamDel.finished }() // on a panic too
 		}
 	}
+	kerrs, away, err := s.teardown(ctx, req, rec, haveRec)
+	if ipamDel != nil {
+		if ierr := ipamDel.wait(); ierr != nil {
+			errs = append(errs, ierr)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	errs = append(errs, kerrs...)
+	if len(errs) > 0 {
+		err := errors.Join(errs...)
+		return domain.Errorf(domain.CodeOf(errs[0], domain.CodeKernelRefused), "DEL %s/%s incomplete (run DEL again): %w", id.ContainerID, id.IfName, err)
+	}
+	if away > 0 {
+		// Never block pod deletion on a NIC the kernel has not handed back
+		// yet: succeed, and keep the record so GC (or a repeated DEL) can
+		// restore the NIC once it is back on the host.
+		s.log.Error("DEL: a physical link has not returned to the host yet; record kept for GC", "containerID", id.ContainerID, "ifname", id.IfName, "missing", away)
+		return nil
+	}
+	if haveRec {
+		if err := s.d.Store.Delete(ctx, id); err != nil && !errors.Is(err, domain.ErrNotFound) {
+			return domain.Errorf(domain.CodeIOFailure, "removing attachment record: %w", err)
+		}
+	}
+	return nil
+}
 
+// ipamDel runs IPAM DEL. Without a record its failure is only logged: the
+// record is written before IPAM ADD and removed only after a complete
+// rollback or DEL, so without one IPAM holds nothing of ours, and a failing
+// IPAM DEL must not keep the pod Terminating.
+func (s *Service) ipamDel(ctx context.Context, plugin string, conf []byte, req Request, haveRec bool) error {
+	err := s.d.IPAM.Del(ctx, plugin, conf, req.Invocation)
+	if err == nil {
+		return nil
+	}
+	err = ipamFailed(err, plugin, "DEL")
+	if !haveRec {
+		s.log.Warn("IPAM DEL failed for an attachment with no record; ignoring", "err", err)
+		return nil
+	}
+	return err
+}
+
+// teardown deletes the attachment's bond and returns its recorded links.
+// It returns the failures of the steps it attempted, the number of
+// physical links not back on the host yet, and an error that stopped it.
+func (s *Service) teardown(ctx context.Context, req Request, rec domain.Attachment, haveRec bool) (errs []error, away int, err error) {
+	id := req.id()
 	pod := req.Netns
 	if pod == "" && haveRec {
 		pod = rec.Netns
@@ -72,11 +123,10 @@ func (s *Service) Del(ctx context.Context, req Request) error {
 		}
 		release, err := s.claimHostLinks(ctx, names, req)
 		if err != nil {
-			return err
+			return errs, 0, err
 		}
 		defer release()
 	}
-	away := 0
 	if haveRec {
 		for _, l := range rec.Links {
 			if err := s.returnLink(ctx, rec, pod, podAlive, l); errors.Is(err, errStillAway) {
@@ -86,23 +136,7 @@ func (s *Service) Del(ctx context.Context, req Request) error {
 			}
 		}
 	}
-	if len(errs) > 0 {
-		err := errors.Join(errs...)
-		return domain.Errorf(domain.CodeOf(errs[0], domain.CodeKernelRefused), "DEL %s/%s incomplete (run DEL again): %w", id.ContainerID, id.IfName, err)
-	}
-	if away > 0 {
-		// Never block pod deletion on a NIC the kernel has not handed back
-		// yet: succeed, and keep the record so GC (or a repeated DEL) can
-		// restore the NIC once it is back on the host.
-		s.log.Error("DEL: a physical link has not returned to the host yet; record kept for GC", "containerID", id.ContainerID, "ifname", id.IfName, "missing", away)
-		return nil
-	}
-	if haveRec {
-		if err := s.d.Store.Delete(ctx, id); err != nil && !errors.Is(err, domain.ErrNotFound) {
-			return domain.Errorf(domain.CodeIOFailure, "removing attachment record: %w", err)
-		}
-	}
-	return nil
+	return errs, away, nil
 }
 
 // deleteOwnBond deletes CNI_IFNAME in the pod only if it is a bond marked
