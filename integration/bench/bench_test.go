@@ -62,8 +62,8 @@ func sample(addPod float64, failures int) *Report {
 		}
 		return newDist(ds)
 	}
-	r.Latency["exec_hello"] = dist(10, 11, 12)
 	for _, sfx := range []string{"", "_del", "_host"} {
+		r.Latency["exec_hello"+sfx] = dist(10, 11, 12)
 		r.Latency["exec_version"+sfx] = dist(11, 12, 13)
 		r.Latency["exec_ipam_add"+sfx] = dist(10, 11, 12)
 		r.Latency["exec_ipam_del"+sfx] = dist(9, 10, 11)
@@ -77,7 +77,10 @@ func sample(addPod float64, failures int) *Report {
 	for _, k := range []string{"add_pod", "del_pod", "add_host", "del_host", "check_pod", "check_host"} {
 		r.RoundTrips[k] = VerbCost{Trips: 5, Calls: []PortCall{{Method: "Links.Link", Calls: 2, Trips: 2}}}
 	}
-	r.Bursts = []Burst{{Pods: 1}, {Pods: 32, AddFailures: failures}}
+	r.CPU["add_pod"] = dist(20, 21, 22)
+	r.CPU["exec_ipam_add"] = dist(7, 8, 9)
+	r.CPU["exec_hello"] = dist(5, 6, 7)
+	r.Bursts = []Burst{{Pods: 1}, {Pods: 32, AddFailures: failures, Serial: 0.6}}
 	r.Extra = &ExtraLinks{BaseLinks: 4, BaseAdd: dist(60, 61), BaseDel: dist(60, 61), HostLinks: 504, Add: dist(61, 62), Del: dist(60, 62)}
 	r.Budgets = evaluate(r)
 	return r
@@ -95,32 +98,43 @@ func budget(t *testing.T, r *Report, prefix string) Budget {
 }
 
 func TestBudgets(t *testing.T) {
-	r := sample(29, 0) // floor: VERSION 12 + IPAM ADD 11 = 23; 1.3 × 23 = 29.9
+	r := sample(33, 0) // floor: hello 11 + IPAM ADD 11 = 22; 1.5 × 22 = 33
 	assert.True(t, budget(t, r, "ADD median, 2 veths").Pass)
-	assert.InDelta(t, 29.9, budget(t, r, "ADD median, 2 veths").Limit, 1e-9)
-	assert.False(t, budget(t, r, "ADD median, 2 host").Pass)
-	assert.False(t, budget(t, r, "DEL median, 2 veths").Pass, "41 > 1.2 × (12 + 10)")
-	assert.True(t, budget(t, r, "cold bond VERSION").Pass, "12 ≤ 1.15 × 11")
-	assert.True(t, budget(t, r, "32 pods").Pass)
+	assert.InDelta(t, 33, budget(t, r, "ADD median, 2 veths").Limit, 1e-9)
+	assert.False(t, budget(t, r, "ADD median, 2 host").Pass, "60.5 > 1.5 × (11 + 11)")
+	assert.False(t, budget(t, r, "DEL median, 2 veths").Pass, "41 > 1.5 × (11 + 10)")
+	assert.True(t, budget(t, r, "cold bond VERSION").Pass, "12 ≤ 1.3 × 11")
+	assert.True(t, budget(t, r, "CPU (user+sys) of an in-pod ADD").Pass, "21 ≤ 1.5 × (8 + 6)")
+	assert.InDelta(t, 21, budget(t, r, "CPU (user+sys) of an in-pod ADD").Limit, 1e-9)
+	assert.True(t, budget(t, r, "32 pods at once: zero").Pass)
+	assert.True(t, budget(t, r, "32 pods at once: ADD total").Pass, "0.6 ≤ 0.7")
 	assert.True(t, budget(t, r, "peak RSS").Pass)
 	assert.InDelta(t, 13.312, budget(t, r, "peak RSS").Measured, 1e-9, "MB = 10^6 bytes")
 	assert.True(t, budget(t, r, "no dump").Pass)
 
-	r = sample(31, 2)
+	r = sample(34, 2)
 	assert.False(t, budget(t, r, "ADD median, 2 veths").Pass)
-	assert.False(t, budget(t, r, "32 pods").Pass)
+	assert.False(t, budget(t, r, "32 pods at once: zero").Pass)
 	r.RSS["add_host"] = 24500 // > 25e6 bytes
 	r.RoundTrips["del_host"] = VerbCost{LinkDumps: 1}
+	r.CPU["add_pod"] = dist1(21.1)
+	r.Bursts[1].Serial = 0.71
+	r.Latency["exec_version"] = dist1(14.4)
 	r.Budgets = evaluate(r)
 	assert.False(t, budget(t, r, "peak RSS").Pass)
 	assert.False(t, budget(t, r, "no dump").Pass)
+	assert.False(t, budget(t, r, "CPU (user+sys) of an in-pod ADD").Pass)
+	assert.False(t, budget(t, r, "32 pods at once: ADD total").Pass)
+	assert.False(t, budget(t, r, "cold bond VERSION").Pass, "14.4 > 1.3 × 11")
 }
+
+func dist1(v float64) Dist { return newDist([]time.Duration{time.Duration(v * float64(time.Millisecond))}) }
 
 func TestTableShowsEveryFigure(t *testing.T) {
 	txt := table(sample(29, 0))
 	for _, want := range []string{"exec hello-world", "exec bond VERSION | pod ADDs", "exec IPAM ADD     | pod ADDs", "exec IPAM DEL     | pod DELs", "exec IPAM DEL     | host rounds",
 		"ADD   2 veths in pod", "CHECK 2 veths in pod", "DEL   2 veths in pod", "ADD   2 host NICs", "DEL   2 host NICs",
-		"sandbox host, 504 links", "peak RSS", "netlink round trips", "at once", "PASS", "FAIL", "budgets: "} {
+		"sandbox host, 504 links", "CPU time per call", "peak RSS", "netlink round trips", "at once", "PASS", "FAIL", "budgets: "} {
 		assert.Contains(t, txt, want)
 	}
 }

@@ -2,18 +2,37 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/containernetworking/cni/pkg/invoke"
+	"github.com/containernetworking/cni/pkg/types"
+	"github.com/containernetworking/cni/pkg/version"
 )
 
-// execResult is one cold exec: wall time from fork to reaped exit.
+// execResult is one cold exec: wall time from fork to reaped exit, and
+// CPU time (user+sys from wait4's rusage, which counts the process and the
+// children it reaped, so a plugin's includes its IPAM's).
 type execResult struct {
 	Wall   time.Duration
+	CPU    time.Duration
 	Stdout []byte
 	Stderr []byte
+}
+
+// cpuOf reads the CPU time of a reaped process.
+func cpuOf(ps *os.ProcessState) time.Duration {
+	if ps == nil {
+		return 0
+	}
+	return ps.UserTime() + ps.SystemTime()
 }
 
 // run execs path once with env (added to ours, as libcni's invoke does) and
@@ -27,7 +46,7 @@ func run(path string, env []string, stdin []byte, args ...string) (execResult, e
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
 	err := cmd.Run()
-	r := execResult{Wall: time.Since(start), Stdout: out.Bytes(), Stderr: errb.Bytes()}
+	r := execResult{Wall: time.Since(start), CPU: cpuOf(cmd.ProcessState), Stdout: out.Bytes(), Stderr: errb.Bytes()}
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
@@ -77,4 +96,64 @@ func cniEnv(cmd, containerID, netns, ifname, path string) []string {
 // same string from RuntimeConf.Args).
 func podArgs(containerID string) string {
 	return "IgnoreUnknown=true;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=pod-" + containerID
+}
+
+// cpuExec is the invoke.Exec libcni runs the plugin with in this bench:
+// like invoke's RawExec (environment as given, stdin, stdout parsed as the
+// result or the CNI error), and it keeps the CPU time of each exec by
+// CNI_COMMAND and CNI_CONTAINERID, for the per-call CPU figures.
+type cpuExec struct {
+	mu  sync.Mutex
+	cpu map[string]time.Duration
+}
+
+func newCPUExec() *cpuExec { return &cpuExec{cpu: map[string]time.Duration{}} }
+
+func cpuKey(command, containerID string) string { return command + "/" + containerID }
+
+func (e *cpuExec) ExecPlugin(ctx context.Context, path string, stdin []byte, environ []string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, path)
+	cmd.Env = environ
+	cmd.Stdin = bytes.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var command, ctr string
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, "CNI_COMMAND="); ok {
+			command = v
+		} else if v, ok := strings.CutPrefix(kv, "CNI_CONTAINERID="); ok {
+			ctr = v
+		}
+	}
+	e.mu.Lock()
+	e.cpu[cpuKey(command, ctr)] = cpuOf(cmd.ProcessState)
+	e.mu.Unlock()
+	if err != nil {
+		var te types.Error
+		if json.Unmarshal(out.Bytes(), &te) == nil && te.Code != 0 {
+			return nil, &te
+		}
+		return nil, fmt.Errorf("%s: %w: %s", path, err, errb.Bytes())
+	}
+	return out.Bytes(), nil
+}
+
+// take returns and forgets the CPU time of one exec.
+func (e *cpuExec) take(command, containerID string) time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	k := cpuKey(command, containerID)
+	d := e.cpu[k]
+	delete(e.cpu, k)
+	return d
+}
+
+func (e *cpuExec) FindInPath(plugin string, paths []string) (string, error) {
+	return invoke.FindInPath(plugin, paths)
+}
+
+func (e *cpuExec) Decode(b []byte) (version.PluginInfo, error) {
+	var d version.PluginDecoder
+	return d.Decode(b)
 }

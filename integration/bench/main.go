@@ -122,6 +122,8 @@ type bench struct {
 	rep     *Report
 	started time.Time
 	floor   map[string][]time.Duration
+	cpu     map[string][]time.Duration // CPU time per exec, by series key
+	exec    *cpuExec
 	seq     int
 }
 
@@ -137,6 +139,8 @@ func benchmark(p params) (*Report, error) {
 		rusage:  filepath.Join(p.BinDir, "bond-rusage"),
 		started: time.Now(),
 		floor:   map[string][]time.Duration{},
+		cpu:     map[string][]time.Duration{},
+		exec:    newCPUExec(),
 		rep:     newReport(p),
 	}
 	for _, f := range []string{b.bond, b.static, b.hello, b.rusage} {
@@ -152,7 +156,7 @@ func benchmark(p params) (*Report, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(cacheDir)
-	b.cni = libcni.NewCNIConfigWithCacheDir([]string{p.BinDir}, cacheDir, nil)
+	b.cni = libcni.NewCNIConfigWithCacheDir([]string{p.BinDir}, cacheDir, b.exec)
 	if b.sc, err = newScenery(); err != nil {
 		return nil, err
 	}
@@ -184,6 +188,9 @@ func benchmark(p params) (*Report, error) {
 	}
 	for k, v := range b.floor {
 		b.rep.Latency[k] = newDist(v)
+	}
+	for k, v := range b.cpu {
+		b.rep.CPU[k] = newDist(v)
 	}
 	b.rep.Elapsed = round3(time.Since(b.started).Seconds())
 	b.rep.Budgets = evaluate(b.rep)
@@ -235,6 +242,19 @@ type attachment struct {
 	id, netns, ifname string
 	conf              []byte
 	list              *libcni.NetworkConfigList
+	// cpuKey names the series the CPU time of its ADD, CHECK and DEL go
+	// to ("pod" gives cpu add_pod, ...); "" keeps none (bursts).
+	cpuKey string
+}
+
+// cpu files the CPU time of the plugin's last exec for verb.
+func (a attachment) cpu(verb string, b *bench) {
+	d := b.exec.take(verb, a.id)
+	if a.cpuKey == "" || d == 0 {
+		return
+	}
+	k := strings.ToLower(verb) + "_" + a.cpuKey
+	b.cpu[k] = append(b.cpu[k], d)
 }
 
 func newAttachment(id, netns, ifname string, conf []byte) (attachment, error) {
@@ -258,6 +278,7 @@ func (b *bench) add(a attachment) (time.Duration, error) {
 	start := time.Now()
 	r, err := b.cni.AddNetworkList(context.Background(), a.list, a.rt())
 	d := time.Since(start)
+	a.cpu("ADD", b)
 	if err != nil {
 		return d, fmt.Errorf("ADD %s: %w", a.id, err)
 	}
@@ -274,6 +295,7 @@ func (b *bench) add(a attachment) (time.Duration, error) {
 func (b *bench) check(a attachment) (time.Duration, error) {
 	start := time.Now()
 	err := b.cni.CheckNetworkList(context.Background(), a.list, a.rt())
+	a.cpu("CHECK", b)
 	if err != nil {
 		err = fmt.Errorf("CHECK %s: %w", a.id, err)
 	}
@@ -283,6 +305,7 @@ func (b *bench) check(a attachment) (time.Duration, error) {
 func (b *bench) del(a attachment) (time.Duration, error) {
 	start := time.Now()
 	err := b.cni.DelNetworkList(context.Background(), a.list, a.rt())
+	a.cpu("DEL", b)
 	if err != nil {
 		err = fmt.Errorf("DEL %s: %w", a.id, err)
 	}
@@ -331,6 +354,7 @@ func (b *bench) floorRound(round int, suffix, pod string, conf []byte, floors ..
 		}
 		key := "exec_" + f + suffix
 		b.floor[key] = append(b.floor[key], r.Wall)
+		b.cpu[key] = append(b.cpu[key], r.CPU)
 	}
 	return nil
 }
@@ -345,6 +369,7 @@ func (b *bench) podLatency() error {
 		if atts[i], err = newAttachment(b.containerID("pod"), pod, "bond0", podConf(i)); err != nil {
 			return err
 		}
+		atts[i].cpuKey = "pod"
 	}
 	progress("set up", len(atts))
 	var adds, checks, dels []time.Duration
@@ -378,7 +403,7 @@ func (b *bench) podLatency() error {
 		}
 		dels = append(dels, d)
 		if i%b.p.FloorEvery == 0 {
-			if err := b.floorRound(i/b.p.FloorEvery, "_del", a.netns, a.conf, floorVersion, floorIPAMDel); err != nil {
+			if err := b.floorRound(i/b.p.FloorEvery, "_del", a.netns, a.conf, floorHello, floorVersion, floorIPAMDel); err != nil {
 				return err
 			}
 		}
@@ -409,6 +434,7 @@ func (b *bench) hostLatency() error {
 		if err != nil {
 			return err
 		}
+		a.cpuKey = "host"
 		d, err := b.add(a)
 		if err != nil {
 			return err
@@ -421,7 +447,7 @@ func (b *bench) hostLatency() error {
 		if err := hostNICsHome(); err != nil {
 			return err
 		}
-		if err := b.floorRound(r, "_host", pod, hostConf, floorVersion, floorIPAMAdd, floorIPAMDel); err != nil {
+		if err := b.floorRound(r, "_host", pod, hostConf, floorHello, floorVersion, floorIPAMAdd, floorIPAMDel); err != nil {
 			return err
 		}
 		if err := b.sc.drop(pod); err != nil {
