@@ -128,7 +128,9 @@ func TestBudgets(t *testing.T) {
 	assert.False(t, budget(t, r, "cold bond VERSION").Pass, "14.4 > 1.3 × 11")
 }
 
-func dist1(v float64) Dist { return newDist([]time.Duration{time.Duration(v * float64(time.Millisecond))}) }
+func dist1(v float64) Dist {
+	return newDist([]time.Duration{time.Duration(v * float64(time.Millisecond))})
+}
 
 func TestTableShowsEveryFigure(t *testing.T) {
 	txt := table(sample(29, 0))

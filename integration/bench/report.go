@@ -16,12 +16,12 @@ import (
 
 // Report is everything one run measured; bench.json is this, indented.
 type Report struct {
-	Schema     int                 `json:"schema"`
-	Started    string              `json:"started"`
-	Elapsed    float64             `json:"elapsed_s"`
-	Machine    Machine             `json:"machine"`
-	Params     params              `json:"params"`
-	Latency    map[string]Dist     `json:"latency"`
+	Schema  int             `json:"schema"`
+	Started string          `json:"started"`
+	Elapsed float64         `json:"elapsed_s"`
+	Machine Machine         `json:"machine"`
+	Params  params          `json:"params"`
+	Latency map[string]Dist `json:"latency"`
 	// CPU is the CPU time (user+sys, wait4 rusage) of the same execs, by
 	// the same keys: the plugin's ADD/CHECK/DEL (its IPAM child included)
 	// and the floors.
