@@ -43,6 +43,17 @@ func RunAddressesContract(t *testing.T, mk HarnessMaker) {
 		assert.False(t, has)
 	})
 
+	t.Run("a default IPv6 route through a link is seen too", func(t *testing.T) {
+		h := mk(t)
+		ns, l := upLink(t, h)
+		gw6 := netip.MustParseAddr("2001:db8:1::1")
+		require.NoError(t, h.Addresses().Configure(t.Context(), ns, l.Index, []domain.IPConfig{{Address: v6}},
+			[]domain.Route{{Dst: netip.MustParsePrefix("::/0"), GW: gw6}}))
+		has, err := h.Addresses().CarriesDefaultRoute(t.Context(), ns, l.Index)
+		require.NoError(t, err)
+		assert.True(t, has)
+	})
+
 	t.Run("configure adds addresses", func(t *testing.T) {
 		h := mk(t)
 		ns, l := upLink(t, h)

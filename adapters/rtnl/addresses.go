@@ -189,27 +189,26 @@ func (a *Adapter) CarriesDefaultRoute(ctx context.Context, ns domain.Netns, inde
 	if err != nil {
 		return false, err
 	}
-	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
-		// On the strict socket the kernel filters the dump by RTA_OIF, so its
-		// size does not grow with the node's routing table; multipath
-		// routes are still matched below in case a kernel ignores it.
-		req := &rtnetlink.RouteMessage{Family: family, Attributes: rtnetlink.RouteAttributes{OutIface: uint32(index)}}
-		msgs, err := a.exec(c, req, unix.RTM_GETROUTE, netlink.Request|netlink.Dump)
-		if err != nil {
-			return false, wrap(fmt.Sprintf("listing routes in %s", nsName(ns)), err)
+	// One dump of every family (AF_UNSPEC: IPv4 and IPv6 in one round
+	// trip). On the strict socket the kernel filters it by RTA_OIF, so its
+	// size does not grow with the node's routing table; multipath routes
+	// are still matched below in case a kernel ignores the filter.
+	req := &rtnetlink.RouteMessage{Family: unix.AF_UNSPEC, Attributes: rtnetlink.RouteAttributes{OutIface: uint32(index)}}
+	msgs, err := a.exec(c, req, unix.RTM_GETROUTE, netlink.Request|netlink.Dump)
+	if err != nil {
+		return false, wrap(fmt.Sprintf("listing routes in %s", nsName(ns)), err)
+	}
+	for _, msg := range msgs {
+		m, ok := msg.(*rtnetlink.RouteMessage)
+		if !ok || m.DstLength != 0 || m.Type != unix.RTN_UNICAST || (m.Family != unix.AF_INET && m.Family != unix.AF_INET6) {
+			continue
 		}
-		for _, msg := range msgs {
-			m, ok := msg.(*rtnetlink.RouteMessage)
-			if !ok || m.DstLength != 0 || m.Type != unix.RTN_UNICAST {
-				continue
-			}
-			if int(m.Attributes.OutIface) == index {
+		if int(m.Attributes.OutIface) == index {
+			return true, nil
+		}
+		for _, hop := range m.Attributes.Multipath {
+			if int(hop.Hop.IfIndex) == index {
 				return true, nil
-			}
-			for _, hop := range m.Attributes.Multipath {
-				if int(hop.Hop.IfIndex) == index {
-					return true, nil
-				}
 			}
 		}
 	}

@@ -183,7 +183,7 @@ func evaluate(r *Report) []Budget {
 	}
 	detail := fmt.Sprintf("%d calls of Links.LinkByMAC or Bonds.Bond (the only link dumps of the rtnetlink adapter) in ADD and DEL of both scenarios", dumps)
 	if routes > 0 {
-		detail += fmt.Sprintf("; but %d whole route-table dumps (host-link safety check)", routes)
+		detail += fmt.Sprintf("; %d route dumps, filtered by the kernel to the link's routes (host-link safety check)", routes)
 	}
 	if e := r.Extra; e != nil {
 		detail += fmt.Sprintf("; ADD of 2 host links median %.2f ms in a host netns of %d links vs %.2f in one of %d (alternating rounds), DEL %.2f vs %.2f",

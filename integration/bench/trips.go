@@ -46,8 +46,9 @@ type VerbCost struct {
 	// implementation dumps links: Links.LinkByMAC (every link of a
 	// namespace) and Bonds.Bond (the bond's ports, filtered by the kernel).
 	LinkDumps int `json:"link_dump_calls"`
-	// RouteDumps counts full route-table dumps: Addresses.CarriesDefaultRoute
-	// (the host-link safety check) dumps the IPv4 and the IPv6 table.
+	// RouteDumps counts route dumps: Addresses.CarriesDefaultRoute (the
+	// host-link safety check) sends one for both families, which the
+	// kernel filters to the routes through the link.
 	RouteDumps int `json:"route_dump_requests"`
 	// LocksAtIPAM is how many host-link locks were held while IPAM ran.
 	LocksAtIPAM int `json:"locks_held_during_ipam"`
@@ -100,7 +101,7 @@ func (r *recorder) cost(total time.Duration) VerbCost {
 		case "Links.LinkByMAC", "Bonds.Bond":
 			v.LinkDumps += c.Calls
 		case "Addresses.CarriesDefaultRoute":
-			v.RouteDumps += 2 * c.Calls
+			v.RouteDumps += c.Calls
 		}
 	}
 	if attributed < v.Trips {
