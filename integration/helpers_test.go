@@ -17,6 +17,7 @@ import (
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bondcni/bond/adapters/state"
 	"github.com/bondcni/bond/integration/kit"
 )
 
@@ -50,7 +51,7 @@ func newCNI(t *testing.T) *cniEnv {
 	require.NoError(t, err, "bond binary in CNI_PATH")
 	stateDir := os.Getenv("BOND_STATE_DIR")
 	if stateDir == "" {
-		stateDir = "/var/lib/cni/bond"
+		stateDir = state.DefaultDir
 	}
 	return &cniEnv{t: t, cni: libcni.NewCNIConfigWithCacheDir([]string{binDir}, t.TempDir(), nil), binDir: binDir, stateDir: stateDir}
 }

@@ -16,6 +16,9 @@ func TestFileStoreAndLocksContracts(t *testing.T) {
 	t.Run("store", func(t *testing.T) {
 		contract.RunStoreContract(t, func(t *testing.T) ports.Store { return state.New(filepath.Join(t.TempDir(), "state")) })
 	})
+	t.Run("store at a new location, reading the previous one", func(t *testing.T) {
+		contract.RunStoreContract(t, func(t *testing.T) ports.Store { return state.NewMoved(t.TempDir(), t.TempDir()) })
+	})
 	t.Run("locks", func(t *testing.T) {
 		contract.RunLocksContract(t, func(t *testing.T) ports.Locks { return locks.New(filepath.Join(t.TempDir(), "locks")) })
 	})

@@ -1,7 +1,10 @@
 // Package state keeps attachment records as one JSON file per attachment
-// under a directory (default /var/lib/cni/bond). Writes are atomic (write a
-// temporary file, fsync, rename, fsync the directory) so a crash leaves
-// either the old record or the new one, never a torn file.
+// under a directory (default /run/bond-cni/state, cleared at boot like the
+// kernel objects the records describe). Writes are atomic (write a
+// temporary file, rename it into place) so a crash of the plugin leaves
+// either the old record or the new one, never a torn file. They are
+// fsynced only where a record can outlive a reboot (see durable.go).
+// Moved also reads the records an earlier version kept elsewhere.
 package state
 
 import (
@@ -19,14 +22,21 @@ import (
 	"github.com/bondcni/bond/ports"
 )
 
-// DefaultDir is where records live unless configured otherwise.
-const DefaultDir = "/var/lib/cni/bond"
+// DefaultDir is where records live unless configured otherwise: under
+// /run, which is cleared at boot, as are the pods, bonds and link moves
+// the records describe.
+const DefaultDir = "/run/bond-cni/state"
+
+// PreviousDir is where earlier versions kept their records; they are
+// still read (and removed) there, so an upgrade strands no attachment.
+const PreviousDir = "/var/lib/cni/bond"
 
 const suffix = ".json"
 
 // Store is a ports.Store on the filesystem.
 type Store struct {
-	dir string
+	dir     string
+	durable durability
 }
 
 var _ ports.Store = (*Store)(nil)
@@ -84,15 +94,21 @@ func (s *Store) Save(_ context.Context, a domain.Attachment) error {
 		tmp.Close()
 		return fmt.Errorf("writing record: %w", err)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("syncing record: %w", err)
+	durable := s.durable.of(s.dir)
+	if durable {
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
+			return fmt.Errorf("syncing record: %w", err)
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("closing record: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), final); err != nil {
 		return fmt.Errorf("renaming record into place: %w", err)
+	}
+	if !durable {
+		return nil
 	}
 	return syncDir(s.dir)
 }
@@ -153,7 +169,7 @@ func (s *Store) Delete(_ context.Context, id domain.AttachmentID) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("removing record: %w", err)
 	}
-	if err == nil {
+	if err == nil && s.durable.of(s.dir) {
 		return syncDir(s.dir)
 	}
 	return nil

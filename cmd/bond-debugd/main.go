@@ -5,7 +5,7 @@
 // adapters as the plugin binary, wrapped read-only; it takes no lock the
 // plugin needs and holds no socket that would keep a pod's netns alive.
 //
-//	bond-debugd [--listen 127.0.0.1:9487] [--state-dir /var/lib/cni/bond] [--log-level info]
+//	bond-debugd [--listen 127.0.0.1:9487] [--state-dir /run/bond-cni/state] [--log-level info]
 //	bond-debugd --version
 package main
 
@@ -56,7 +56,9 @@ func init() { runtime.LockOSThread() }
 type Options struct {
 	Listen   string // loopback address and port
 	StateDir string // the plugin's attachment records
-	LogLevel string
+	// PreviousStateDir is where an earlier plugin version kept them.
+	PreviousStateDir string
+	LogLevel         string
 	// NodeConfig is the plugin's node settings file; Validate applies its
 	// policy (host-link allowlist, unsafe-link opt-in) as ADD would.
 	NodeConfig string
@@ -75,6 +77,11 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (Op
 	}
 	fs.StringVar(&o.Listen, "listen", httpdebug.DefaultListen, "loopback address to listen on: 127.0.0.1:PORT or [::1]:PORT (any other address is refused)")
 	fs.StringVar(&o.StateDir, "state-dir", defState, "directory of the plugin's attachment records (the plugin's BOND_STATE_DIR)")
+	defPrev := getenv("BOND_PREVIOUS_STATE_DIR")
+	if defPrev == "" {
+		defPrev = state.PreviousDir
+	}
+	fs.StringVar(&o.PreviousStateDir, "previous-state-dir", defPrev, "where earlier plugin versions kept their records, still read (the plugin's BOND_PREVIOUS_STATE_DIR; empty: none)")
 	defNode := getenv("BOND_NODE_CONFIG")
 	if defNode == "" {
 		defNode = nodefile.DefaultPath
@@ -174,7 +181,9 @@ func Module(o Options) fx.Option {
 			fx.Annotate(func() sysfs.Props { return sysfs.Props{} }, fx.As(new(ports.LinkProps))),
 			fx.Annotate(func() readonly.IPAM { return readonly.IPAM{} }, fx.As(new(ports.IPAM))),
 			fx.Annotate(func() readonly.Locks { return readonly.Locks{} }, fx.As(new(ports.Locks))),
-			fx.Annotate(func(o Options) readonly.Store { return readonly.Store{S: state.New(o.StateDir)} }, fx.As(new(ports.Store))),
+			fx.Annotate(func(o Options) readonly.Store {
+				return readonly.Store{S: state.NewMoved(o.StateDir, o.PreviousStateDir)}
+			}, fx.As(new(ports.Store))),
 			newNodePolicy,
 			wiring.NewService,
 			NewServer,

@@ -42,6 +42,7 @@ func TestFlagsDefaults(t *testing.T) {
 	assert.False(t, v)
 	assert.Equal(t, "127.0.0.1:9487", o.Listen)
 	assert.Equal(t, state.DefaultDir, o.StateDir)
+	assert.Equal(t, state.PreviousDir, o.PreviousStateDir)
 	assert.Equal(t, "info", o.LogLevel)
 
 	o, _, err = parseFlags(nil, io.Discard, func(k string) string {

@@ -46,16 +46,23 @@ func init() { runtime.LockOSThread() }
 // node settings file, whose values win. The network config (tenant input)
 // can change none of it.
 type Env struct {
-	StateDir string // BOND_STATE_DIR, default /var/lib/cni/bond
-	LogLevel string // BOND_LOG_LEVEL, default warn (a config's logLevel can only lower it)
-	LockDir  string // BOND_LOCK_DIR, default /run/bond-cni/locks
-	Node     nodefile.Node
+	StateDir string // BOND_STATE_DIR, default /run/bond-cni/state
+	// PreviousStateDir is where an earlier version kept its records, still
+	// read and cleaned: BOND_PREVIOUS_STATE_DIR, default /var/lib/cni/bond.
+	PreviousStateDir string
+	LogLevel         string // BOND_LOG_LEVEL, default warn (a config's logLevel can only lower it)
+	LockDir          string // BOND_LOCK_DIR, default /run/bond-cni/locks
+	Node             nodefile.Node
 }
 
 // loadEnv reads the environment and the node settings file
 // (BOND_NODE_CONFIG, default nodefile.DefaultPath).
 func loadEnv(getenv func(string) string) (Env, error) {
-	env := Env{StateDir: getenv("BOND_STATE_DIR"), LogLevel: getenv("BOND_LOG_LEVEL"), LockDir: getenv("BOND_LOCK_DIR")}
+	env := Env{StateDir: getenv("BOND_STATE_DIR"), PreviousStateDir: getenv("BOND_PREVIOUS_STATE_DIR"),
+		LogLevel: getenv("BOND_LOG_LEVEL"), LockDir: getenv("BOND_LOCK_DIR")}
+	if env.PreviousStateDir == "" {
+		env.PreviousStateDir = state.PreviousDir
+	}
 	node, err := nodefile.Load(getenv("BOND_NODE_CONFIG"))
 	if err != nil {
 		return env, err
@@ -73,7 +80,10 @@ func loadEnv(getenv func(string) string) (Env, error) {
 	}
 	// A network config's logFile may name any file in the log directory, so
 	// it must hold nothing else: not the records, not the locks.
-	for _, d := range []struct{ key, dir, def string }{{"stateDir", env.StateDir, state.DefaultDir}, {"lockDir", env.LockDir, locks.DefaultDir}} {
+	for _, d := range []struct{ key, dir, def string }{
+		{"stateDir", env.StateDir, state.DefaultDir}, {"lockDir", env.LockDir, locks.DefaultDir},
+		{"previous state dir (BOND_PREVIOUS_STATE_DIR)", env.PreviousStateDir, state.PreviousDir},
+	} {
 		if d.dir == "" {
 			d.dir = d.def
 		}
@@ -180,7 +190,7 @@ func newDriven(e Env) driven {
 		Namespaces: netns.Checker{},
 		Props:      sysfs.Props{},
 		IPAM:       delegate,
-		Store:      state.New(e.StateDir),
+		Store:      state.NewMoved(e.StateDir, e.PreviousStateDir),
 		Locks:      locks.New(e.LockDir),
 		Sink:       sink,
 		Log:        sink.Logger(),

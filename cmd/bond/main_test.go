@@ -80,7 +80,8 @@ func TestLogDirMustNotBeTheStateOrLockDir(t *testing.T) {
 	}{
 		"state dir":             {`{"logDir":"/srv/b","stateDir":"/srv/b"}`, nil},
 		"lock dir":              {`{"logDir":"/srv/b","lockDir":"/srv/b"}`, nil},
-		"default state dir":     {`{"logDir":"/var/lib/cni/bond"}`, nil},
+		"default state dir":     {`{"logDir":"/run/bond-cni/state"}`, nil},
+		"previous state dir":    {`{"logDir":"/var/lib/cni/bond"}`, nil},
 		"state dir from BOND_*": {`{}`, map[string]string{"BOND_STATE_DIR": "/var/log/bond-cni"}},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -63,6 +63,7 @@ const staleAfter = 10 * time.Minute
 type options struct {
 	src, dest, stateDir string
 	nodeSrc, nodeDir    string
+	prevStateDir        string // where earlier plugin versions kept records
 	files               []string
 	sleep, check        bool
 	uninstall, force    bool
@@ -100,7 +101,8 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	fs.DurationVar(&o.interval, "interval", time.Minute, "while sleeping, how often to re-check the installed files (0: never)")
 	fs.BoolVar(&o.check, "check", false, "only verify that every file is installed and identical (with -uninstall: that none is left); exit status 1 if not")
 	fs.BoolVar(&o.uninstall, "uninstall", false, "remove the files from -dest instead of installing them")
-	fs.StringVar(&o.stateDir, "state-dir", "/host/var/lib/cni/bond", "the node's bond attachment records, as mounted here (checked by -uninstall)")
+	fs.StringVar(&o.stateDir, "state-dir", "/host/run/bond-cni/state", "the node's bond attachment records, as mounted here (checked by -uninstall)")
+	fs.StringVar(&o.prevStateDir, "previous-state-dir", "/host/var/lib/cni/bond", "where earlier plugin versions kept their records, as mounted here (checked by -uninstall too; empty: none)")
 	fs.StringVar(&o.nodeSrc, "node-settings", "", "node settings file to install as node.json (the bond-node-settings ConfigMap's); empty: do not manage it")
 	fs.StringVar(&o.nodeDir, "node-settings-dir", "/host/etc/cni/bond.d", "the node's node-settings directory, as mounted here (the plugin reads /etc/cni/bond.d/node.json)")
 	fs.BoolVar(&o.force, "force", false, "with -uninstall: remove the files even while attachments are recorded")
@@ -313,14 +315,25 @@ func installFile(src, dir, name string, mode os.FileMode) (bool, error) {
 
 // uninstall removes the files, unless the node still has attachments.
 func uninstall(o options, l *log.Logger) error {
-	recs, err := records(o.stateDir)
-	if err != nil {
-		return err
+	var recs []string
+	var where []string
+	for _, dir := range []string{o.stateDir, o.prevStateDir} {
+		if dir == "" {
+			continue
+		}
+		r, err := records(dir)
+		if err != nil {
+			return err
+		}
+		if len(r) > 0 {
+			recs = append(recs, r...)
+			where = append(where, dir)
+		}
 	}
 	if len(recs) > 0 {
 		shown := recs[:min(len(recs), 5)]
 		msg := fmt.Sprintf("%d bond attachment(s) still recorded in %s (%s); delete the pods using bond networks first, or pass -force",
-			len(recs), o.stateDir, strings.Join(shown, ", "))
+			len(recs), strings.Join(where, " and "), strings.Join(shown, ", "))
 		if !o.force {
 			return errors.New(msg)
 		}

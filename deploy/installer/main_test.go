@@ -18,7 +18,7 @@ func setup(t *testing.T) (o options, logs *bytes.Buffer, l *log.Logger) {
 	root := t.TempDir()
 	o = options{
 		src: filepath.Join(root, "src"), dest: filepath.Join(root, "dest"),
-		stateDir: filepath.Join(root, "state"), files: []string{"bond"},
+		stateDir: filepath.Join(root, "state"), prevStateDir: filepath.Join(root, "previous-state"), files: []string{"bond"},
 	}
 	for _, d := range []string{o.src, o.dest} {
 		require.NoError(t, os.Mkdir(d, 0o755))
@@ -140,6 +140,20 @@ func TestUninstallRefusesWhileAttachmentsAreRecorded(t *testing.T) {
 	o.force = true
 	require.NoError(t, run(context.Background(), o, l))
 	require.NoFileExists(t, filepath.Join(o.dest, "bond"))
+}
+
+// Records an earlier plugin version left at its location hold the
+// uninstall as well.
+func TestUninstallRefusesWhileThePreviousLocationHasRecords(t *testing.T) {
+	o, _, l := setup(t)
+	require.NoError(t, run(context.Background(), o, l))
+	require.NoError(t, os.Mkdir(o.prevStateDir, 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(o.prevStateDir, "old_net1.json"), []byte("{}"), 0o600))
+	o.uninstall = true
+	err := run(context.Background(), o, l)
+	require.ErrorContains(t, err, "old_net1.json")
+	require.ErrorContains(t, err, o.prevStateDir)
+	require.FileExists(t, filepath.Join(o.dest, "bond"))
 }
 
 func TestUninstallWithoutRecordsAndTwice(t *testing.T) {

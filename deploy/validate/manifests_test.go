@@ -37,7 +37,8 @@ const (
 	installerContainer = "install"
 	debugdContainer    = "bond-debugd"
 	cniBinHostPath     = "/opt/cni/bin"
-	stateHostPath      = "/var/lib/cni/bond"
+	stateHostPath      = "/run/bond-cni/state"
+	prevStateHostPath  = "/var/lib/cni/bond" // where earlier versions kept records
 	// The node settings: a ConfigMap the installer copies into the host
 	// directory where the plugin reads node.json.
 	nodeSettingsConfigMap = "bond-node-settings"
@@ -513,7 +514,7 @@ func checkContainer(spec *corev1.PodSpec, c *corev1.Container, vols map[string]c
 
 	// Mounts: each names a volume; only the CNI bin dir is writable.
 	writableBin, writableNode, settingsSrc := "", "", ""
-	stateRO := false
+	stateRO, prevStateRO := false, false
 	for _, m := range c.VolumeMounts {
 		v, ok := vols[m.Name]
 		if !ok {
@@ -537,6 +538,8 @@ func checkContainer(spec *corev1.PodSpec, c *corev1.Container, vols map[string]c
 			fail("volumeMount %q (host %s) must be readOnly: only %s (and %s, by the installer) are written", m.Name, p, cniBinHostPath, nodeSettingsHostPath)
 		case p == stateHostPath:
 			stateRO = true
+		case p == prevStateHostPath:
+			prevStateRO = true
 		}
 	}
 	if c.Name == installerContainer {
@@ -556,15 +559,15 @@ func checkContainer(spec *corev1.PodSpec, c *corev1.Container, vols map[string]c
 		if p := c.ReadinessProbe; p == nil || p.Exec == nil || !slices.Contains(p.Exec.Command, "-check") || flagValue(p.Exec.Command, "dest") != dest {
 			fail("readinessProbe: want bond-install -check with the same -dest=%q", dest)
 		}
-		if c.Name == "uninstall" && (!stateRO || flagValue(c.Args, "state-dir") == "") {
-			fail("-uninstall needs -state-dir on a read-only mount of host %s, to refuse while attachments exist", stateHostPath)
+		if c.Name == "uninstall" && (!stateRO || flagValue(c.Args, "state-dir") == "" || !prevStateRO || flagValue(c.Args, "previous-state-dir") == "") {
+			fail("-uninstall needs -state-dir and -previous-state-dir on read-only mounts of host %s and %s, to refuse while attachments exist", stateHostPath, prevStateHostPath)
 		}
 	case debugdContainer:
 		if writableBin != "" {
 			fail("must not mount the CNI bin dir writable")
 		}
-		if !stateRO {
-			fail("needs host %s mounted read-only", stateHostPath)
+		if !stateRO || !prevStateRO {
+			fail("needs host %s and %s mounted read-only", stateHostPath, prevStateHostPath)
 		}
 		listen := flagValue(c.Args, "listen")
 		host, _, err := net.SplitHostPort(listen)
