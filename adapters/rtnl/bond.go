@@ -67,7 +67,8 @@ func (a *Adapter) CreateBond(ctx context.Context, ns domain.Netns, spec domain.B
 }
 
 // Enslave enslaves a link in two messages (bonding-kernel-rules.md §4.3):
-// first the slave goes down (the kernel refuses an up slave), then
+// first the slave goes down (the kernel refuses an up slave) unless it is
+// already, then
 // IFLA_MASTER is set with no flag change at all, so no kernel applies a
 // flag change after the enslave. Enslaving brings the slave up by itself.
 func (a *Adapter) Enslave(ctx context.Context, ns domain.Netns, bondIndex, slaveIndex int) error {
@@ -89,8 +90,12 @@ func (a *Adapter) Enslave(ctx context.Context, ns domain.Netns, bondIndex, slave
 	} else if m != 0 {
 		return fmt.Errorf("enslaving %s: already enslaved to %s: %w", a.describe(c, slaveIndex), a.describe(c, m), domain.ErrBusy)
 	}
-	if err := a.setLink(c, flagsMsg(slaveIndex, false)); err != nil {
-		return wrap(fmt.Sprintf("enslaving %s: setting it down", a.describe(c, slaveIndex)), err)
+	// The check's reply carries the flags too: a slave already down (a
+	// host NIC just moved into the pod) needs no message for that.
+	if cur.link().Up {
+		if err := a.setLink(c, flagsMsg(slaveIndex, false)); err != nil {
+			return wrap(fmt.Sprintf("enslaving %s: setting it down", a.describe(c, slaveIndex)), err)
+		}
 	}
 	master := uint32(bondIndex)
 	err = a.setLink(c, &rtnetlink.LinkMessage{

@@ -21,7 +21,7 @@ import (
 func TestEnslaveSendsDownThenMasterWithoutFlags(t *testing.T) {
 	a, f := newFake(t, func(r request) ([]rtnetlink.Message, error) {
 		if r.typ == unix.RTM_GETLINK {
-			return []rtnetlink.Message{linkMsg(4, "eth1", 0, nil)}, nil
+			return []rtnetlink.Message{linkMsg(4, "eth1", unix.IFF_UP, nil)}, nil
 		}
 		return nil, nil
 	})
@@ -40,6 +40,23 @@ func TestEnslaveSendsDownThenMasterWithoutFlags(t *testing.T) {
 	assert.Zero(t, master.Change, "no flag change with IFLA_MASTER")
 	assert.Equal(t, &rtnetlink.LinkAttributes{Master: ptr[uint32](10)}, master.Attributes)
 	assert.Equal(t, uint64(3), a.RoundTrips())
+}
+
+// A slave that is down already (a host NIC just moved into the pod) gets
+// no set-down message: one round trip less.
+func TestEnslaveOfADownLinkSendsOnlyMaster(t *testing.T) {
+	a, f := newFake(t, func(r request) ([]rtnetlink.Message, error) {
+		if r.typ == unix.RTM_GETLINK {
+			return []rtnetlink.Message{linkMsg(4, "eth1", 0, nil)}, nil
+		}
+		return nil, nil
+	})
+	require.NoError(t, a.Enslave(context.Background(), domain.HostNetns, 10, 4))
+	require.Len(t, f.reqs, 2)
+	assert.Equal(t, uint16(unix.RTM_GETLINK), f.reqs[0].typ)
+	assert.Equal(t, &rtnetlink.LinkAttributes{Master: ptr[uint32](10)}, f.reqs[1].link(t).Attributes)
+	assert.Zero(t, f.reqs[1].link(t).Change)
+	assert.Equal(t, uint64(2), a.RoundTrips())
 }
 
 func TestEnslaveErrorNamesLinksAndMapsErrno(t *testing.T) {
