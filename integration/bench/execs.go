@@ -23,6 +23,7 @@ import (
 type execResult struct {
 	Wall   time.Duration
 	CPU    time.Duration
+	Sys    time.Duration // the kernel's share of CPU
 	Stdout []byte
 	Stderr []byte
 }
@@ -33,6 +34,14 @@ func cpuOf(ps *os.ProcessState) time.Duration {
 		return 0
 	}
 	return ps.UserTime() + ps.SystemTime()
+}
+
+// sysOf reads the system (kernel) CPU time of a reaped process.
+func sysOf(ps *os.ProcessState) time.Duration {
+	if ps == nil {
+		return 0
+	}
+	return ps.SystemTime()
 }
 
 // run execs path once with env (added to ours, as libcni's invoke does) and
@@ -46,7 +55,7 @@ func run(path string, env []string, stdin []byte, args ...string) (execResult, e
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
 	err := cmd.Run()
-	r := execResult{Wall: time.Since(start), CPU: cpuOf(cmd.ProcessState), Stdout: out.Bytes(), Stderr: errb.Bytes()}
+	r := execResult{Wall: time.Since(start), CPU: cpuOf(cmd.ProcessState), Sys: sysOf(cmd.ProcessState), Stdout: out.Bytes(), Stderr: errb.Bytes()}
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
@@ -104,10 +113,12 @@ func podArgs(containerID string) string {
 // CNI_COMMAND and CNI_CONTAINERID, for the per-call CPU figures.
 type cpuExec struct {
 	mu  sync.Mutex
-	cpu map[string]time.Duration
+	cpu map[string]cpuTime
 }
 
-func newCPUExec() *cpuExec { return &cpuExec{cpu: map[string]time.Duration{}} }
+type cpuTime struct{ total, sys time.Duration }
+
+func newCPUExec() *cpuExec { return &cpuExec{cpu: map[string]cpuTime{}} }
 
 func cpuKey(command, containerID string) string { return command + "/" + containerID }
 
@@ -127,7 +138,7 @@ func (e *cpuExec) ExecPlugin(ctx context.Context, path string, stdin []byte, env
 		}
 	}
 	e.mu.Lock()
-	e.cpu[cpuKey(command, ctr)] = cpuOf(cmd.ProcessState)
+	e.cpu[cpuKey(command, ctr)] = cpuTime{cpuOf(cmd.ProcessState), sysOf(cmd.ProcessState)}
 	e.mu.Unlock()
 	if err != nil {
 		var te types.Error
@@ -140,7 +151,7 @@ func (e *cpuExec) ExecPlugin(ctx context.Context, path string, stdin []byte, env
 }
 
 // take returns and forgets the CPU time of one exec.
-func (e *cpuExec) take(command, containerID string) time.Duration {
+func (e *cpuExec) take(command, containerID string) cpuTime {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	k := cpuKey(command, containerID)

@@ -123,6 +123,7 @@ type bench struct {
 	started time.Time
 	floor   map[string][]time.Duration
 	cpu     map[string][]time.Duration // CPU time per exec, by series key
+	sys     map[string][]time.Duration // its kernel share
 	exec    *cpuExec
 	seq     int
 }
@@ -140,6 +141,7 @@ func benchmark(p params) (*Report, error) {
 		started: time.Now(),
 		floor:   map[string][]time.Duration{},
 		cpu:     map[string][]time.Duration{},
+		sys:     map[string][]time.Duration{},
 		exec:    newCPUExec(),
 		rep:     newReport(p),
 	}
@@ -191,6 +193,9 @@ func benchmark(p params) (*Report, error) {
 	}
 	for k, v := range b.cpu {
 		b.rep.CPU[k] = newDist(v)
+	}
+	for k, v := range b.sys {
+		b.rep.SysCPU[k] = newDist(v)
 	}
 	b.rep.Elapsed = round3(time.Since(b.started).Seconds())
 	b.rep.Budgets = evaluate(b.rep)
@@ -250,11 +255,12 @@ type attachment struct {
 // cpu files the CPU time of the plugin's last exec for verb.
 func (a attachment) cpu(verb string, b *bench) {
 	d := b.exec.take(verb, a.id)
-	if a.cpuKey == "" || d == 0 {
+	if a.cpuKey == "" || d.total == 0 {
 		return
 	}
 	k := strings.ToLower(verb) + "_" + a.cpuKey
-	b.cpu[k] = append(b.cpu[k], d)
+	b.cpu[k] = append(b.cpu[k], d.total)
+	b.sys[k] = append(b.sys[k], d.sys)
 }
 
 func newAttachment(id, netns, ifname string, conf []byte) (attachment, error) {
@@ -355,6 +361,7 @@ func (b *bench) floorRound(round int, suffix, pod string, conf []byte, floors ..
 		key := "exec_" + f + suffix
 		b.floor[key] = append(b.floor[key], r.Wall)
 		b.cpu[key] = append(b.cpu[key], r.CPU)
+		b.sys[key] = append(b.sys[key], r.Sys)
 	}
 	return nil
 }

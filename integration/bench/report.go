@@ -26,6 +26,9 @@ type Report struct {
 	// the same keys: the plugin's ADD/CHECK/DEL (its IPAM child included)
 	// and the floors.
 	CPU        map[string]Dist     `json:"cpu"`
+	// SysCPU is the system (kernel) part of CPU: for the plugin, mostly
+	// the kernel creating, enslaving and deleting bonds on its behalf.
+	SysCPU     map[string]Dist     `json:"cpu_sys"`
 	RSS        RSS                 `json:"peak_rss_kib"`
 	RoundTrips map[string]VerbCost `json:"in_process"`
 	Bursts     []Burst             `json:"at_once"`
@@ -52,7 +55,7 @@ func (r RSS) note(key string, kib int64) { r[key] = max(r[key], kib) }
 func newReport(p params) *Report {
 	return &Report{
 		Schema: 2, Started: time.Now().UTC().Format(time.RFC3339), Machine: machine(), Params: p,
-		Latency: map[string]Dist{}, CPU: map[string]Dist{}, RSS: RSS{}, RoundTrips: map[string]VerbCost{},
+		Latency: map[string]Dist{}, CPU: map[string]Dist{}, SysCPU: map[string]Dist{}, RSS: RSS{}, RoundTrips: map[string]VerbCost{},
 	}
 }
 
@@ -237,15 +240,15 @@ func table(r *Report) string {
 	b.WriteString("(exec X | Y: cold exec of X, sampled between the operations of phase Y; ADD, CHECK, DEL through libcni)\n")
 
 	if len(r.CPU) > 0 {
-		fmt.Fprintf(&b, "\n%-36s %5s %8s %8s %8s\n", "CPU time per call (user+sys, ms)", "n", "median", "p90", "max")
+		fmt.Fprintf(&b, "\n%-36s %5s %8s %8s %8s %10s\n", "CPU time per call (user+sys, ms)", "n", "median", "p90", "max", "sys median")
 		for _, s := range series {
 			d, ok := r.CPU[s.key]
 			if !ok {
 				continue
 			}
-			fmt.Fprintf(&b, "%-36s %5d %8.2f %8.2f %8.2f\n", s.label, d.N, d.Median, d.P90, d.Max)
+			fmt.Fprintf(&b, "%-36s %5d %8.2f %8.2f %8.2f %10.2f\n", s.label, d.N, d.Median, d.P90, d.Max, r.SysCPU[s.key].Median)
 		}
-		b.WriteString("(wait4 rusage of each exec; the plugin's includes the IPAM plugin it ran)\n")
+		b.WriteString("(wait4 rusage of each exec; the plugin's includes the IPAM plugin it ran; sys is the kernel's share)\n")
 	}
 
 	fmt.Fprintf(&b, "\npeak RSS (wait4 ru_maxrss, MB)\n")
