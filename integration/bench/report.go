@@ -25,7 +25,7 @@ type Report struct {
 	// CPU is the CPU time (user+sys, wait4 rusage) of the same execs, by
 	// the same keys: the plugin's ADD/CHECK/DEL (its IPAM child included)
 	// and the floors.
-	CPU        map[string]Dist     `json:"cpu"`
+	CPU map[string]Dist `json:"cpu"`
 	// SysCPU is the system (kernel) part of CPU: for the plugin, mostly
 	// the kernel creating, enslaving and deleting bonds on its behalf.
 	SysCPU     map[string]Dist     `json:"cpu_sys"`
