@@ -286,7 +286,7 @@ type recStore struct {
 }
 
 func (s recStore) Save(ctx context.Context, a domain.Attachment) error {
-	return rec0(s.r, "Store.Save (fsync)", func() error { return s.Store.Save(ctx, a) })
+	return rec0(s.r, "Store.Save", func() error { return s.Store.Save(ctx, a) })
 }
 
 func (s recStore) Load(ctx context.Context, id domain.AttachmentID) (domain.Attachment, error) {
