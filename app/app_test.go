@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
@@ -46,8 +47,13 @@ func newWorld(t testing.TB) *world {
 }
 
 func (w *world) service(before func(domain.Step)) *app.Service {
+	return w.serviceWith(w.ipam, nil, before)
+}
+
+// serviceWith is service with another IPAM and a logger (nil: discard).
+func (w *world) serviceWith(ipam ports.IPAM, log *slog.Logger, before func(domain.Step)) *app.Service {
 	svc, err := app.New(app.Deps{Links: w.k, Bonds: w.k, Addresses: w.k, Namespaces: w.k, Props: w.k,
-		IPAM: w.ipam, Store: w.store, Locks: w.locks, BeforeStep: before, Node: w.node})
+		IPAM: ipam, Store: w.store, Locks: w.locks, Log: log, BeforeStep: before, Node: w.node})
 	require.NoError(w.t, err)
 	return svc
 }

@@ -54,13 +54,6 @@ func (h *onFailure) Handle(_ context.Context, r slog.Record) error {
 func (h *onFailure) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *onFailure) WithGroup(string) slog.Handler      { return h }
 
-func (w *world) serviceWith(ipam ports.IPAM, log *slog.Logger, before func(domain.Step)) *app.Service {
-	svc, err := app.New(app.Deps{Links: w.k, Bonds: w.k, Addresses: w.k, Namespaces: w.k, Props: w.k,
-		IPAM: ipam, Store: w.store, Locks: w.locks, Log: log, BeforeStep: before})
-	require.NoError(w.t, err)
-	return svc
-}
-
 // kernelBranch returns the steps an ADD of hostBondConf runs beside IPAM
 // ADD, and how many mutating kernel calls come before and within them.
 func kernelBranch(t *testing.T) (steps []string, before, within int) {
