@@ -36,6 +36,14 @@
 #   VM_KEEP_LOG       if set, path where the console log is copied
 #   VM_QEMU_ARGS      extra qemu flags (debugging; word-split). Never add a
 #                     network backend that leaves the VM (user/tap/socket).
+#   VM_SRIOV          1: the SR-IOV machine instead (see sriov-deps.sh): QEMU
+#                     10 and Debian's generic kernel from SRIOV_CACHE, a q35
+#                     machine with two emulated Intel 82576 (igb) PFs, each
+#                     on its own isolated hub together with one virtio NIC
+#                     (the partner side). /init names the PFs pf0, pf1 and
+#                     the virtio NICs eth1000 (hub of pf0), eth1001 (pf1).
+#                     igbvf is in the initramfs but not loaded: tests load it
+#                     once the VFs exist and their PF-side MACs are set.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -59,17 +67,31 @@ log() { echo "vm/run: $*" >&2; }
 now() { date +%s.%N; }
 T0=$(now)
 
-bash "$HERE/deps.sh"
+VM_SRIOV=${VM_SRIOV:-0}
+if [ "$VM_SRIOV" = 1 ]; then
+	SRIOV_CACHE=${SRIOV_CACHE:-$REPO/.cache/sriov}
+	bash "$HERE/sriov-deps.sh"
+	KCACHE=$SRIOV_CACHE
+else
+	bash "$HERE/deps.sh"
+	KCACHE=$VM_CACHE
+fi
 
-KVER=$(cat "$VM_CACHE/kver")
+KVER=$(cat "$KCACHE/kver")
 BB=$VM_CACHE/busybox
-MODROOT=$VM_CACHE/kernel/lib/modules/$KVER
+MODROOT=$KCACHE/kernel/lib/modules/$KVER
 
 # bonding needs tls; bridge needs llc+stp; 8021q needs garp+mrp(+stp,llc);
 # virtio_net needs net_failover+failover+virtio core. virtio_pci is the bus
 # driver that makes the NICs appear at all (CONFIG_VIRTIO_PCI=m in Debian),
 # it is not a "depends=" of anything so it must be listed.
 MODULES="virtio_pci virtio_net bonding veth bridge 8021q dummy ${VM_EXTRA_MODULES:-}"
+# Modules shipped in the initramfs (modprobe-able) but not loaded at boot.
+LATE_MODULES=
+if [ "$VM_SRIOV" = 1 ]; then
+	MODULES="igb $MODULES"
+	LATE_MODULES=igbvf
+fi
 
 # Module parameters. By default bonding creates bond0 and dummy creates
 # dummy0 at load time; tests want a clean host, so ask for none.
@@ -133,6 +155,8 @@ visit() { # post-order DFS: dependencies land in ORDER before dependents
 	ORDER+=("$p")
 }
 for m in $MODULES; do visit "$m"; done
+NBOOT=${#ORDER[@]}
+for m in $LATE_MODULES; do visit "$m"; done
 
 # ------------------------------------------------------------------------
 # Base initramfs (busybox, modules, /init): identical for every run with the
@@ -140,15 +164,15 @@ for m in $MODULES; do visit "$m"; done
 # payload goes into a second cpio archive appended to it (the kernel unpacks
 # concatenated archives in order).
 KEY=$( {
-	cat "$VM_CACHE/stamp" "$HERE/init" "$0"
-	printf '%s\n' "$VM_COMPRESS" "${ORDER[@]}"
+	cat "$KCACHE/stamp" "$HERE/init" "$0"
+	printf '%s\n' "$VM_COMPRESS" "$NBOOT" "${ORDER[@]}"
 } | sha256sum | cut -c1-16)
-BASE=$VM_CACHE/base-$KEY.cpio
+BASE=$KCACHE/base-$KEY.cpio
 if [ ! -s "$BASE" ]; then
 	log "building base initramfs ($KVER, ${#ORDER[@]} modules) ..."
 	# Drop stale base images of other configurations (not recent ones: a
 	# concurrent run with another VM_EXTRA_MODULES may be using its own).
-	find "$VM_CACHE" -maxdepth 1 -name 'base-*.cpio' -mmin +60 -delete 2>/dev/null || true
+	find "$KCACHE" -maxdepth 1 -name 'base-*.cpio' -mmin +60 -delete 2>/dev/null || true
 	R=$TMP/base
 	mkdir -p "$R"/{bin,dev,proc,sys,run,tmp,var,etc,root,payload} "$R/lib/modules/$KVER"
 	ln -s bin "$R/sbin"
@@ -162,12 +186,15 @@ if [ ! -s "$BASE" ]; then
 		[ "$a" = busybox ] || ln -s busybox "$R/bin/$a"
 	done
 	: >"$R/lib/modules/$KVER/load.order"
+	i=0
 	for p in "${ORDER[@]}"; do
 		dst=$R/lib/modules/$KVER/${p%.ko*}.ko
 		mkdir -p "${dst%/*}"
 		ko_cat "$p" >"$dst"
 		n=${p##*/}
 		n=${n%%.ko*}
+		i=$((i + 1))
+		[ "$i" -le "$NBOOT" ] || continue
 		echo "${p%.ko*}.ko ${MODPARAMS[${n//-/_}]:-}" >>"$R/lib/modules/$KVER/load.order"
 	done
 	# modules.dep etc. so that `modprobe X` in a payload works (a no-op for
@@ -215,14 +242,38 @@ rm -rf "$P" "$TMP/payload.cpio"
 #  -no-reboot + panic=-1  any guest panic ends qemu instead of hanging.
 #  mitigations=off   speculative-execution mitigations only slow TCG down.
 NICARGS=()
-for ((i = 0; i < VM_NICS; i++)); do
-	NICARGS+=(-netdev "hubport,id=h$i,hubid=1"
-		-device "virtio-net-pci,netdev=h$i,romfile=,addr=$((16 + i)),mac=52:54:00:00:10:$(printf %02x "$i")")
-done
-APPEND="console=ttyS0 quiet panic=-1 mitigations=off tsc=reliable i8042.noaux i8042.nokbd vm.nics=$VM_NICS ${VM_EXTRA_APPEND:-}"
+QEMU_BIN=qemu-system-x86_64
+MACHINE=pc
+if [ "$VM_SRIOV" = 1 ]; then
+	# SR-IOV needs PCIe: every NIC sits behind its own pcie-root-port (in
+	# slot order, so the guest's PCI order is pf0, pf1, eth1000, eth1001).
+	# PF i and virtio NIC i share hub i+1 and nothing else.
+	VM_NICS=2
+	QEMU_BIN=$SRIOV_CACHE/qemu/usr/bin/qemu-system-x86_64
+	MACHINE=q35
+	for i in 0 1; do
+		NICARGS+=(-device "pcie-root-port,id=rp$i,chassis=$((1 + i)),addr=$((16 + i))"
+			-netdev "hubport,id=pf$i,hubid=$((1 + i))"
+			-device "igb,bus=rp$i,netdev=pf$i,romfile=,mac=52:54:00:00:20:$(printf %02x "$i")")
+	done
+	for i in 0 1; do
+		NICARGS+=(-device "pcie-root-port,id=rv$i,chassis=$((3 + i)),addr=$((18 + i))"
+			-netdev "hubport,id=h$i,hubid=$((1 + i))"
+			-device "virtio-net-pci,bus=rv$i,netdev=h$i,romfile=,mac=52:54:00:00:10:$(printf %02x "$i")")
+	done
+	NICARGS+=(-L "$SRIOV_CACHE/qemu/usr/share/qemu" -L "$SRIOV_CACHE/qemu/usr/share/seabios")
+	# Modules of the host's QEMU are another build's: never load them.
+	export QEMU_MODULE_DIR=$SRIOV_CACHE/qemu/usr/lib/x86_64-linux-gnu/qemu
+else
+	for ((i = 0; i < VM_NICS; i++)); do
+		NICARGS+=(-netdev "hubport,id=h$i,hubid=1"
+			-device "virtio-net-pci,netdev=h$i,romfile=,addr=$((16 + i)),mac=52:54:00:00:10:$(printf %02x "$i")")
+	done
+fi
+APPEND="console=ttyS0 quiet panic=-1 mitigations=off tsc=reliable i8042.noaux i8042.nokbd vm.nics=$VM_NICS vm.sriov=$VM_SRIOV ${VM_EXTRA_APPEND:-}"
 
-QEMU=(qemu-system-x86_64 -accel tcg -machine pc -cpu max -m "$VM_MEM" -smp "$VM_SMP"
-	-kernel "$VM_CACHE/vmlinuz" -initrd "$TMP/initrd" -append "$APPEND"
+QEMU=("$QEMU_BIN" -accel tcg -machine "$MACHINE" -cpu max -m "$VM_MEM" -smp "$VM_SMP"
+	-kernel "$KCACHE/vmlinuz" -initrd "$TMP/initrd" -append "$APPEND"
 	-no-reboot -display none -monitor none -vga none -nic none "${NICARGS[@]}"
 	-serial "file:$TMP/console")
 # shellcheck disable=SC2206 # deliberate word splitting of a flag list
