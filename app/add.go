@@ -63,7 +63,7 @@ func (s *Service) Add(ctx context.Context, req Request) (domain.Result, error) {
 	podNS, podName := podRef(req.Args)
 	run := &addRun{
 		s: s, req: req, cfg: cfg, spec: plan.Spec,
-		podIdx: map[string]int{},
+		podIdx: map[string]int{}, vfs: in.VFs,
 		rec: domain.Attachment{
 			ID: req.id(), Netns: req.Netns, Network: cfg.Name, Phase: domain.PhaseAdding,
 			CreatedAt: s.d.Now().UTC(), LinksInContainer: spec.LinksInContainer,
@@ -95,6 +95,7 @@ func (s *Service) observe(ctx context.Context, req Request, spec domain.BondSpec
 	if spec.LinksInContainer {
 		where, whereName = req.Netns, "pod"
 	}
+	var err error
 	for _, name := range spec.Links {
 		l, err := s.d.Links.Link(ctx, where, name)
 		if errors.Is(err, domain.ErrNotFound) {
@@ -122,7 +123,8 @@ func (s *Service) observe(ctx context.Context, req Request, spec domain.BondSpec
 		}
 		in.Links = append(in.Links, l)
 	}
-	return in, nil
+	in.VFs, err = s.checkVFs(ctx, spec, where, in.Links)
+	return in, err
 }
 
 // addRun executes one ADD plan and remembers what it needs to undo it.
@@ -133,6 +135,7 @@ type addRun struct {
 	spec   domain.BondSpec
 	rec    domain.Attachment
 	podIdx map[string]int // slave name -> ifindex in the pod
+	vfs    map[string]domain.VF
 	bond   domain.Link
 	ipam   domain.IPAMResult
 }
@@ -296,6 +299,9 @@ func (r *addRun) do(ctx context.Context, st domain.Step) error {
 		}
 	case domain.StepEnslave:
 		if err := d.Bonds.Enslave(ctx, pod, r.bond.Index, r.podIdx[st.Link.Name]); err != nil {
+			if vf, ok := r.vfs[st.Link.Name]; ok && errors.Is(err, domain.ErrMACRefused) {
+				return domain.Errorf(domain.CodeLinkUnusable, "%s: %w", domain.RefusedMACMessage(r.spec, st.Link.Name, vf), err)
+			}
 			return wrapPort(err, "enslaving %q to %q", st.Link.Name, r.spec.Name)
 		}
 	case domain.StepRelease:
@@ -380,7 +386,7 @@ func (s *Service) checkLink(ctx context.Context, spec domain.BondSpec, where dom
 		}
 	}
 	if spec.Options.Mode.NeedsLinkSpeed() {
-		if _, _, err := s.d.Props.Speed(ctx, where, l.Name); err != nil {
+		if _, _, err := s.d.Props.Speed(ctx, where, l.Name); err != nil && !s.vfAwaitingLink(ctx, where, l) {
 			return domain.Errorf(domain.CodeLinkUnusable, "links: %q cannot serve mode %s, which needs the driver to report speed and duplex: %w", l.Name, spec.Options.Mode, err)
 		}
 	}

@@ -22,9 +22,12 @@ type Deps struct {
 	Addresses  ports.Addresses
 	Namespaces ports.Namespaces
 	Props      ports.LinkProps
-	IPAM       ports.IPAM
-	Store      ports.Store
-	Locks      ports.Locks
+	// VFs reads SR-IOV facts; nil treats no link as a VF (unit tests of
+	// nodes without SR-IOV).
+	VFs   ports.VFs
+	IPAM  ports.IPAM
+	Store ports.Store
+	Locks ports.Locks
 	// Node is the node admin's policy (which host links pods may take,
 	// whether configs may opt in to unsafe ones); checked before anything
 	// on the node is read. The zero value allows any host link and refuses

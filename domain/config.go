@@ -49,6 +49,8 @@ type Config struct {
 	// AllowUnsafeHostLinks is the explicit opt-in to take host links that
 	// look like they carry the node's own traffic.
 	AllowUnsafeHostLinks bool
+	// RequireDistinctPFs refuses two SR-IOV VFs of one PF among the links.
+	RequireDistinctPFs bool
 
 	// LogLevel and LogFile are the config's logging keys: a level, and a
 	// file name inside the node admin's log directory (Spec checks both).

@@ -57,6 +57,15 @@ func (m Mode) NeedsLinkSpeed() bool {
 	return m == Mode8023AD || m == ModeBalanceTLB || m == ModeBalanceALB
 }
 
+// RewritesSlaveMACs reports whether the bonding driver gives slaves a MAC
+// other than their own, at enslave or on failover: every mode does but
+// active-backup with fail_over_mac active, which never touches them (and
+// lets the bond take the active slave's). With VFs whose MAC the PF locked
+// only that one works.
+func (o BondOptions) RewritesSlaveMACs() bool {
+	return o.Mode != ModeActiveBackup || o.FailOverMac == nil || *o.FailOverMac != FailOverMacActive
+}
+
 // SupportsARPMonitor reports whether the kernel accepts arp_interval and
 // arp_validate in the mode (not in 802.3ad, tlb, alb: EACCES).
 func (m Mode) SupportsARPMonitor() bool { return !m.NeedsLinkSpeed() }

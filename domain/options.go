@@ -113,6 +113,16 @@ var rules = []rule{
 		show:    func(c *Config) string { return strconv.FormatBool(c.AllowUnsafeHostLinks) },
 	},
 	{
+		OptionRule: OptionRule{Key: "requireDistinctPFs", Modes: allModes, Default: "false: a warning", Type: `boolean (or "true"/"false")`,
+			Values: "true, false", Description: "Refuse links that are SR-IOV VFs of the same PF (no redundancy: one PF failure takes both); false only logs a warning."},
+		decode: func(c *Config, k string, raw json.RawMessage) (err error) {
+			c.RequireDistinctPFs, err = decodeBool(k, raw, true)
+			return
+		},
+		present: func(c *Config) bool { return c.RequireDistinctPFs },
+		show:    func(c *Config) string { return strconv.FormatBool(c.RequireDistinctPFs) },
+	},
+	{
 		OptionRule: OptionRule{Key: "mtu", Kernel: "mtu", Modes: allModes, Default: "0: keep the links' MTU (the smallest)", Type: intOrStr,
 			Values: "0, or 68..65535", Description: "MTU of the bond; the kernel pushes it to every link."},
 		decode: func(c *Config, k string, raw json.RawMessage) error {

@@ -97,6 +97,8 @@ type AddInput struct {
 	// IPAMNeedsLink: that plugin needs the bond up (IPAMNeedsLink), so
 	// its ADD cannot run beside the kernel steps.
 	IPAMNeedsLink bool
+	// VFs holds the SR-IOV facts of the links that are VFs, by name.
+	VFs map[string]VF
 }
 
 // Plan is the ordered list of changes an ADD makes, and the spec adjusted

@@ -44,6 +44,8 @@ type BondSpec struct {
 	LinksInContainer bool
 	// AllowHostLinkRisk disables the host-link safety checks (explicit opt-in).
 	AllowUnsafeHostLinks bool
+	// RequireDistinctPFs: two SR-IOV VFs of one PF are an error, not a warning.
+	RequireDistinctPFs bool
 }
 
 // Netns names a network namespace by path. The empty value is the plugin's

@@ -90,6 +90,7 @@ func (c *Config) bondSpec(ifname string, mode Mode) BondSpec {
 		Links:                slices.Clone(c.Links),
 		LinksInContainer:     c.LinksInContainer,
 		AllowUnsafeHostLinks: c.AllowUnsafeHostLinks,
+		RequireDistinctPFs:   c.RequireDistinctPFs,
 	}
 }
 

@@ -332,7 +332,7 @@ func TestSpecConfigBuiltInCode(t *testing.T) {
 // sample holds a valid value for each key of the option table.
 var sample = map[string]any{
 	"mode": "active-backup", "links": []string{"net1", "net2"}, "linksInContainer": true,
-	"allowUnsafeHostLinks": true, "mtu": 1500, "miimon": 100, "updelay": 200, "downdelay": 200,
+	"allowUnsafeHostLinks": true, "requireDistinctPFs": true, "mtu": 1500, "miimon": 100, "updelay": 200, "downdelay": 200,
 	"arpInterval": 100, "arpIpTargets": []string{"192.0.2.1"}, "arpValidate": "active",
 	"failOverMac": "active", "xmitHashPolicy": "layer3+4", "lacpRate": "fast", "primary": "net1",
 	"primaryReselect": "better", "minLinks": 1, "adSelect": "count", "numGratArp": 2,

@@ -81,6 +81,15 @@ type LinkProps interface {
 	PCIAddress(ctx context.Context, ns domain.Netns, name string) (string, error)
 }
 
+// VFs reads what the node knows about links that are SR-IOV virtual
+// functions: their PF, VF number and PCI address, and the PF's view of
+// them (the MAC it holds for the VF, trust, spoofchk).
+type VFs interface {
+	// VF returns the facts of the link named name in ns, and false if the
+	// link is no VF. An absent link is an error wrapping domain.ErrNotFound.
+	VF(ctx context.Context, ns domain.Netns, name string) (domain.VF, bool, error)
+}
+
 // Invocation carries what the runtime gave the plugin, for delegation.
 type Invocation struct {
 	ContainerID string

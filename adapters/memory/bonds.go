@@ -291,6 +291,9 @@ func (k *Kernel) CreateBond(ctx context.Context, ns domain.Netns, spec domain.Bo
 // active slave is chosen again. A link enslaved to another master is
 // refused with domain.ErrBusy before anything changes (the kernel would
 // silently move it); enslaving it to its own bond again changes nothing.
+// As adapters/rtnl, it is atomic: when the enslave fails after the down
+// message (a refusal, or a failure armed with FailOn("Enslave/master")),
+// a slave that was up is set up again.
 func (k *Kernel) Enslave(ctx context.Context, ns domain.Netns, bondIndex, slaveIndex int) (err error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -311,8 +314,21 @@ func (k *Kernel) Enslave(ctx context.Context, ns domain.Netns, bondIndex, slaveI
 		return refuse(op, "EBUSY", "%s is already enslaved to ifindex %d", s.name, s.master)
 	}
 	// Message 1: down.
+	wasUp := s.up
 	k.setUp(n, s, false)
 	// Message 2: IFLA_MASTER.
+	err = k.master(op, n, bondIndex, s)
+	if err != nil && wasUp {
+		k.setUp(n, s, true)
+	}
+	return err
+}
+
+// master is the IFLA_MASTER message of an enslave.
+func (k *Kernel) master(op string, n *netns, bondIndex int, s *link) error {
+	if err := k.f.hit("Enslave/master", false); err != nil {
+		return err
+	}
 	bl, ok := n.links[bondIndex]
 	if !ok {
 		return refuse(op, "EINVAL", "master ifindex %d is not in the slave's netns", bondIndex)
@@ -377,6 +393,9 @@ func (k *Kernel) enslave(op string, n *netns, bl, s *link) error {
 		slaveMAC = k.randomMAC()
 	}
 
+	if err := refusesMAC(op, s, slaveMAC); err != nil {
+		return err
+	}
 	bl.mac = slices.Clone(bondMAC)
 	if first && b.macRandom {
 		b.macRandom = false // NET_ADDR_STOLEN

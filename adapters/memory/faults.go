@@ -36,6 +36,8 @@ func sentinelOf(errno string) error {
 		return domain.ErrBusy
 	case "EOPNOTSUPP":
 		return domain.ErrUnsupported
+	case "EADDRNOTAVAIL":
+		return domain.ErrMACRefused
 	}
 	return domain.ErrKernelRefused
 }

@@ -46,6 +46,7 @@ var (
 	_ ports.Addresses  = (*Kernel)(nil)
 	_ ports.Namespaces = (*Kernel)(nil)
 	_ ports.LinkProps  = (*Kernel)(nil)
+	_ ports.VFs        = (*Kernel)(nil)
 )
 
 type netns struct {
@@ -78,6 +79,8 @@ type link struct {
 	speed    int // Mb/s; 0 = unknown
 	duplex   string
 	pci      string
+	vf       *domain.VF // an SR-IOV VF: its PF and the PF's view of it
+	vfLocked bool       // the PF refuses the VF any other MAC
 	addrs    []netip.Prefix
 	bond     *bond  // set for bonds
 	slave    *slave // set while enslaved
@@ -382,7 +385,9 @@ func (k *Kernel) FailAfter(n int, err error) {
 // method name: "Move", "Restore", "SetUp", "Delete", "CreateBond",
 // "Enslave", "Release", "Configure", or a read such as "Link",
 // "LinkByIndex", "LinkByMAC", "Bond", "Addresses", "Check", "Speed",
-// "PCIAddress". One-shot; several may be armed.
+// "PCIAddress". One-shot; several may be armed. "Enslave/master" fails
+// an Enslave half-way, after its down message, as a kernel refusing the
+// enslave itself does.
 func (k *Kernel) FailOn(op string, nth int, err error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()

@@ -166,6 +166,9 @@ func (k *Kernel) Restore(ctx context.Context, ns domain.Netns, index int, want d
 		if err := checkMAC(op, mac); err != nil {
 			return err
 		}
+		if err := refusesMAC(op, l, mac); err != nil {
+			return err
+		}
 	}
 	if mtu != 0 {
 		if err := k.checkMTU(op, n, l, mtu); err != nil {

@@ -71,6 +71,9 @@ func (a *Adapter) CreateBond(ctx context.Context, ns domain.Netns, spec domain.B
 // already, then
 // IFLA_MASTER is set with no flag change at all, so no kernel applies a
 // flag change after the enslave. Enslaving brings the slave up by itself.
+// The call is atomic: if the kernel refuses the enslave (a VF whose PF
+// refuses it the bond's MAC, say), the slave is set up again if it was up,
+// since the kernel's own error path restores everything but that.
 func (a *Adapter) Enslave(ctx context.Context, ns domain.Netns, bondIndex, slaveIndex int) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -85,6 +88,7 @@ func (a *Adapter) Enslave(ctx context.Context, ns domain.Netns, bondIndex, slave
 	if err != nil {
 		return wrap(fmt.Sprintf("enslaving ifindex %d in %s", slaveIndex, nsName(ns)), err)
 	}
+	wasUp := cur.link().Up
 	if m := cur.link().MasterIndex; m == bondIndex {
 		return nil
 	} else if m != 0 {
@@ -103,7 +107,13 @@ func (a *Adapter) Enslave(ctx context.Context, ns domain.Netns, bondIndex, slave
 		Attributes: &rtnetlink.LinkAttributes{Master: &master},
 	})
 	if err != nil {
-		return wrap(fmt.Sprintf("enslaving %s to %s in %s", a.describe(c, slaveIndex), a.describe(c, bondIndex), nsName(ns)), err)
+		werr := wrap(fmt.Sprintf("enslaving %s to %s in %s", a.describe(c, slaveIndex), a.describe(c, bondIndex), nsName(ns)), err)
+		if wasUp {
+			if uerr := a.setLink(c, flagsMsg(slaveIndex, true)); uerr != nil {
+				return fmt.Errorf("%w; setting it up again failed too: %w", werr, wrap("restoring its admin state", uerr))
+			}
+		}
+		return werr
 	}
 	return nil
 }

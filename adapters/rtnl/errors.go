@@ -56,6 +56,8 @@ func sentinel(err error) error {
 		return domain.ErrBusy
 	case unix.EOPNOTSUPP:
 		return domain.ErrUnsupported
+	case unix.EADDRNOTAVAIL:
+		return domain.ErrMACRefused
 	}
 	return domain.ErrKernelRefused
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/bondcni/bond/adapters/netns"
 	"github.com/bondcni/bond/adapters/nodefile"
 	"github.com/bondcni/bond/adapters/rtnl"
+	"github.com/bondcni/bond/adapters/sriov"
 	"github.com/bondcni/bond/adapters/state"
 	"github.com/bondcni/bond/adapters/sysfs"
 	"github.com/bondcni/bond/app"
@@ -179,6 +180,7 @@ func Module(o Options) fx.Option {
 			func(k *readonly.Kernel) ports.Addresses { return k },
 			fx.Annotate(func() netns.Checker { return netns.Checker{} }, fx.As(new(ports.Namespaces))),
 			fx.Annotate(func() sysfs.Props { return sysfs.Props{} }, fx.As(new(ports.LinkProps))),
+			fx.Annotate(func() sriov.Reader { return sriov.Reader{} }, fx.As(new(ports.VFs))),
 			fx.Annotate(func() readonly.IPAM { return readonly.IPAM{} }, fx.As(new(ports.IPAM))),
 			fx.Annotate(func() readonly.Locks { return readonly.Locks{} }, fx.As(new(ports.Locks))),
 			fx.Annotate(func(o Options) readonly.Store {

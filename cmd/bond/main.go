@@ -22,6 +22,7 @@ import (
 	"github.com/bondcni/bond/adapters/netns"
 	"github.com/bondcni/bond/adapters/nodefile"
 	"github.com/bondcni/bond/adapters/rtnl"
+	"github.com/bondcni/bond/adapters/sriov"
 	"github.com/bondcni/bond/adapters/state"
 	"github.com/bondcni/bond/adapters/sysfs"
 	"github.com/bondcni/bond/app"
@@ -171,6 +172,7 @@ type driven struct {
 	Addresses  ports.Addresses
 	Namespaces ports.Namespaces
 	Props      ports.LinkProps
+	VFs        ports.VFs
 	IPAM       ports.IPAM
 	Store      ports.Store
 	Locks      ports.Locks
@@ -189,6 +191,7 @@ func newDriven(e Env) driven {
 		RTNL: nl, Links: nl, Bonds: nl, Addresses: nl,
 		Namespaces: netns.Checker{},
 		Props:      sysfs.Props{},
+		VFs:        sriov.Reader{},
 		IPAM:       delegate,
 		Store:      state.NewMoved(e.StateDir, e.PreviousStateDir),
 		Locks:      locks.New(e.LockDir),

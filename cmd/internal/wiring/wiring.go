@@ -20,6 +20,7 @@ type ServiceDeps struct {
 	Addresses  ports.Addresses
 	Namespaces ports.Namespaces
 	Props      ports.LinkProps
+	VFs        ports.VFs
 	IPAM       ports.IPAM
 	Store      ports.Store
 	Locks      ports.Locks
@@ -35,7 +36,7 @@ type ServiceDeps struct {
 func NewService(d ServiceDeps) (*app.Service, error) {
 	return app.New(app.Deps{
 		Links: d.Links, Bonds: d.Bonds, Addresses: d.Addresses, Namespaces: d.Namespaces,
-		Props: d.Props, IPAM: d.IPAM, Store: d.Store, Locks: d.Locks, Log: d.Log, Node: d.Node,
+		Props: d.Props, VFs: d.VFs, IPAM: d.IPAM, Store: d.Store, Locks: d.Locks, Log: d.Log, Node: d.Node,
 		BeforeStep: d.BeforeStep,
 	})
 }

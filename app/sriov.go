@@ -1,0 +1,48 @@
+package app
+
+import (
+	"context"
+
+	"github.com/bondcni/bond/domain"
+)
+
+// checkVFs reads the SR-IOV facts of the observed links and applies the
+// domain's VF rules before anything changes; it logs what only deserves a
+// warning and returns the facts by link name.
+func (s *Service) checkVFs(ctx context.Context, spec domain.BondSpec, where domain.Netns, links []domain.Link) (map[string]domain.VF, error) {
+	if s.d.VFs == nil {
+		return nil, nil
+	}
+	vfs := map[string]domain.VF{}
+	for _, l := range links {
+		v, ok, err := s.d.VFs.VF(ctx, where, l.Name)
+		if err != nil {
+			return nil, wrapPort(err, "links: reading the SR-IOV facts of %q", l.Name)
+		}
+		if ok {
+			vfs[l.Name] = v
+			s.log.Debug("link is an SR-IOV VF", "link", l.Name, "pf", v.PF, "vf", v.Index, "pci", v.PCI,
+				"adminMAC", v.AdminMAC.String(), "trust", v.Trust, "spoofchk", v.SpoofChk)
+		}
+	}
+	chk, err := domain.CheckVFs(spec, links, vfs)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range chk.Warnings {
+		s.log.Warn(w)
+	}
+	return vfs, nil
+}
+
+// vfAwaitingLink reports whether l is an SR-IOV VF without carrier: a VF
+// reports its speed only once its link is up (igbvf polls it from the PF),
+// and the SR-IOV plugin that just brought it up does not wait for that, so
+// an unknown speed there is no reason to refuse it.
+func (s *Service) vfAwaitingLink(ctx context.Context, where domain.Netns, l domain.Link) bool {
+	if s.d.VFs == nil || l.Carrier {
+		return false
+	}
+	_, ok, err := s.d.VFs.VF(ctx, where, l.Name)
+	return err == nil && ok
+}
