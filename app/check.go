@@ -64,7 +64,11 @@ func (s *Service) Drift(ctx context.Context, spec domain.BondSpec, rec domain.At
 	if err != nil {
 		return nil, wrapPort(err, "listing addresses of %q", spec.Name)
 	}
-	return driftOf(spec, rec, st, addrs, prevResult)
+	d, err := driftOf(spec, rec, st, addrs, prevResult)
+	if err != nil {
+		return nil, err
+	}
+	return append(d, s.vfSlaveDrift(ctx, rec.Netns, st)...), nil
 }
 
 // driftOf compares an already-read bond and its addresses with the spec,

@@ -46,3 +46,19 @@ func (s *Service) vfAwaitingLink(ctx context.Context, where domain.Netns, l doma
 	_, ok, err := s.d.VFs.VF(ctx, where, l.Name)
 	return err == nil && ok
 }
+
+// vfSlaveDrift lists the bond's VF slaves that have no link: a VF loses
+// carrier when its PF (or the switch port behind the PF) does, which the
+// bond survives but the pod's redundancy does not.
+func (s *Service) vfSlaveDrift(ctx context.Context, ns domain.Netns, st domain.BondState) []string {
+	if s.d.VFs == nil {
+		return nil
+	}
+	vfs := map[string]domain.VF{}
+	for _, sl := range st.Slaves {
+		if v, ok, err := s.d.VFs.VF(ctx, ns, sl.Link.Name); err == nil && ok {
+			vfs[sl.Link.Name] = v
+		}
+	}
+	return domain.VFSlaveDrift(st, vfs)
+}

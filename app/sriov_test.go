@@ -148,3 +148,16 @@ func TestVFsOfOnePF(t *testing.T) {
 	assert.Contains(t, de.Msg, `"net1" and "net2" are VFs of the same PF pf0 (0000:01:00.0), which is no redundancy, and "requireDistinctPFs" is true`)
 	assert.Equal(t, initial, w.state())
 }
+
+// CHECK reports a VF slave that lost its link (its PF went down).
+func TestCheckReportsAVFSlaveWithoutLink(t *testing.T) {
+	w, _ := vfWorld(t, false, false, false)
+	conf := vfConf(`,"mode":"active-backup","failOverMac":1`)
+	_, err := w.svc.Add(context.Background(), w.vfReq(conf, "c1"))
+	require.NoError(t, err)
+	require.NoError(t, w.svc.Check(context.Background(), w.vfReq(conf, "c1")))
+	w.k.SetCarrier(w.pod, "net2", false)
+	err = w.svc.Check(context.Background(), w.vfReq(conf, "c1"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "slave net2, SR-IOV VF 0 of PF pf1 (0000:02:00.1), has no link")
+}

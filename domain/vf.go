@@ -125,3 +125,17 @@ func RefusedMACMessage(spec BondSpec, name string, v VF) string {
 // ErrMACRefused marks a kernel refusal to give a link a MAC
 // (EADDRNOTAVAIL): with SR-IOV VFs, the PF refusing the VF a new MAC.
 var ErrMACRefused = fmt.Errorf("%w: address not available", ErrKernelRefused)
+
+// VFSlaveDrift lists the slaves among vfs whose link is not up in the
+// bond (MII status other than up), naming their PF.
+func VFSlaveDrift(st BondState, vfs map[string]VF) []string {
+	var d []string
+	for _, s := range st.Slaves {
+		v, ok := vfs[s.Link.Name]
+		if !ok || s.MIIStatus == "up" {
+			continue
+		}
+		d = append(d, fmt.Sprintf("slave %s, %s, has no link (MII status %s, carrier %t): its PF or the switch port behind it is down", s.Link.Name, v, s.MIIStatus, s.Link.Carrier))
+	}
+	return d
+}

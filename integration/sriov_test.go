@@ -1,9 +1,13 @@
 package integration
 
 import (
+	"fmt"
+	"net"
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/containernetworking/cni/pkg/types"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -82,6 +86,165 @@ func TestSRIOVSeedLACP(t *testing.T) {
 		assert.Equal(t, b.Up, after.Up, "%s is as up as before", name)
 		assert.Zero(t, kit.MustLink(t, tp.Pod, name).Attributes.Master, "%s is released", name)
 	}
+	kit.DetachVF(t, n1)
+	kit.DetachVF(t, n2)
+}
+
+// Admin MACs as the SR-IOV plugin sets them with "mac" in its config.
+var (
+	adminMAC1 = net.HardwareAddr{0x02, 0x00, 0x5e, 0x10, 0x00, 0x01}
+	adminMAC2 = net.HardwareAddr{0x02, 0x00, 0x5e, 0x10, 0x00, 0x02}
+)
+
+// sriovAdminPair attaches one VF of each PF with an admin MAC and trust as
+// given (spoofchk off, as in the seed).
+func sriovAdminPair(t *testing.T, tp *kit.Topology, trust *bool) (*kit.AttachedVF, *kit.AttachedVF) {
+	t.Helper()
+	a := kit.ResetVFs(t, kit.PF0, 1)[0]
+	b := kit.ResetVFs(t, kit.PF1, 1)[0]
+	n1 := kit.AttachVF(t, a, tp.Pod, "net1", kit.VFConfig{MAC: adminMAC1, SpoofChk: kit.Off, Trust: trust})
+	n2 := kit.AttachVF(t, b, tp.Pod, "net2", kit.VFConfig{MAC: adminMAC2, SpoofChk: kit.Off, Trust: trust})
+	require.Equal(t, adminMAC1.String(), kit.MustLink(t, tp.Pod, "net1").Attributes.Address.String(), "igbvf took the admin MAC")
+	require.Equal(t, adminMAC2.String(), kit.MustLink(t, tp.Pod, "net2").Attributes.Address.String(), "igbvf took the admin MAC")
+	return n1, n2
+}
+
+// vfSnap is a VF as the pod and its PF see it.
+type vfSnap struct {
+	Link linkSnap
+	PF   kit.PFView
+}
+
+func snapVF(t *testing.T, a *kit.AttachedVF) vfSnap {
+	t.Helper()
+	s := vfSnap{Link: snap(t, a.Pod, a.IfName), PF: a.View(t)}
+	s.Link.Index = 0 // compared by name
+	return s
+}
+
+// maxVFFailoverGap: igbvf learns of its PF's link loss when its watchdog
+// next asks the PF, every 2 s rounded to a whole second (so up to 3 s),
+// miimon then notices within a period, and the stream needs a few
+// intervals to show the switch (maxFailoverGap); one more second for
+// scheduling under emulation on a shared machine.
+const maxVFFailoverGap = 3*time.Second + maxFailoverGap + time.Second
+
+func TestSRIOVActiveBackupAdminMACFailover(t *testing.T) {
+	kit.RequireSRIOV(t)
+	e := newCNI(t)
+	tp := kit.NewSRIOVTopology(t, kit.PartnerBridge)
+	kit.StartEcho(t, tp.Switch, tp.Server(echoPort))
+	n1, n2 := sriovAdminPair(t, tp, nil)
+	before := []vfSnap{snapVF(t, n1), snapVF(t, n2)}
+	require.False(t, before[0].PF.Trust, "trust is off by default")
+	require.Equal(t, adminMAC1.String(), before[0].PF.MAC.String(), "the PF holds the admin MAC")
+
+	conf := trafficConf(tp, "active-backup", map[string]any{"miimon": failoverMiimon.Milliseconds(), "failOverMac": 1})
+	a := e.attachment(conf, tp.Pod, "bond0")
+	e.mustAdd(a)
+	require.True(t, kit.WaitReachable(t, tp.Pod, tp.Server(echoPort), 10*time.Second))
+	proc := mustProc(t, tp.Pod, "bond0")
+	assert.Equal(t, "fault-tolerance (active-backup) (fail_over_mac active)", kit.BondField(proc, "Bonding Mode"))
+	first := activeSlave(t, tp.Pod, "bond0")
+	macs := map[string]string{"net1": adminMAC1.String(), "net2": adminMAC2.String()}
+	assert.Equal(t, macs["net1"], kit.MustLink(t, tp.Pod, "net1").Attributes.Address.String(), "the VFs keep their admin MACs")
+	assert.Equal(t, macs["net2"], kit.MustLink(t, tp.Pod, "net2").Attributes.Address.String())
+	assert.Equal(t, macs[first], kit.MustLink(t, tp.Pod, "bond0").Attributes.Address.String(), "the bond has the active VF's MAC")
+
+	// The PF of the active VF goes down: both its VFs lose carrier, the
+	// bond moves to the VF of the other PF.
+	pfOf := map[string]string{"net1": kit.PF0, "net2": kit.PF1}
+	stream := kit.StartStream(t, tp.Pod, tp.Server(echoPort), streamInterval)
+	time.Sleep(300 * time.Millisecond) // steady state
+	at := time.Now()
+	kit.SetUp(t, "", pfOf[first], false)
+	t.Cleanup(func() { kit.SetUp(t, "", pfOf[first], true) })
+	_, ok := kit.Eventually(10*time.Second, func() bool {
+		a := activeSlave(t, tp.Pod, "bond0")
+		return a != first && a != ""
+	})
+	require.True(t, ok, "the bond leaves %s when its PF %s goes down", first, pfOf[first])
+	now := activeSlave(t, tp.Pod, "bond0")
+	_, ok = kit.Eventually(5*time.Second, func() bool { return stream.EchoedSince(at) >= 20 })
+	require.True(t, ok, "traffic resumes on %s", now)
+	o := stream.OutageAfter(at)
+	stream.Stop()
+	t.Logf("FIGURE sriov-failover-gap-ms=%d (PF %s down, %s -> %s, miimon %v, %d of %d datagrams lost)",
+		o.Gap.Milliseconds(), pfOf[first], first, now, failoverMiimon, o.Lost, o.Sent)
+	assert.LessOrEqual(t, o.Gap, maxVFFailoverGap, "failover gap")
+	assert.False(t, kit.Carrier(t, tp.Pod, first), "%s lost carrier with its PF", first)
+	assert.Equal(t, macs[now], kit.MustLink(t, tp.Pod, "bond0").Attributes.Address.String(), "the bond took the new active VF's MAC")
+	assert.Equal(t, macs[first], kit.MustLink(t, tp.Pod, first).Attributes.Address.String(), "no VF MAC was rewritten")
+
+	// CHECK sees the VF without link as drift.
+	err := e.check(a)
+	require.Error(t, err, "CHECK with %s's PF down", first)
+	assert.Contains(t, err.Error(), fmt.Sprintf("slave %s, SR-IOV VF 0 of PF %s", first, pfOf[first]))
+	assert.Contains(t, err.Error(), "has no link")
+
+	kit.SetUp(t, "", pfOf[first], true)
+	require.NoError(t, e.del(a))
+	after := []vfSnap{snapVF(t, n1), snapVF(t, n2)}
+	assert.Equal(t, before[0].PF, after[0].PF, "the PF's view of net1 is unchanged")
+	assert.Equal(t, before[1].PF, after[1].PF, "the PF's view of net2 is unchanged")
+	for i := range before {
+		assert.Equal(t, before[i].Link.MAC, after[i].Link.MAC)
+		assert.Zero(t, after[i].Link.Master)
+	}
+	kit.DetachVF(t, n1)
+	kit.DetachVF(t, n2)
+}
+
+// Admin MACs, trust off, in modes that give slaves another MAC: refused
+// with code 105 saying what to set, and the VFs exactly as before.
+func TestSRIOVAdminMACRefusedWhereMACsAreRewritten(t *testing.T) {
+	kit.RequireSRIOV(t)
+	e := newCNI(t)
+	tp := kit.NewSRIOVTopology(t, kit.PartnerBridge)
+	n1, n2 := sriovAdminPair(t, tp, nil)
+	before := []vfSnap{snapVF(t, n1), snapVF(t, n2)}
+	for _, opts := range []map[string]any{
+		{"mode": "802.3ad"},
+		{"mode": "active-backup", "failOverMac": 0},
+		{"mode": "balance-xor"},
+	} {
+		conf := trafficConf(tp, opts["mode"].(string), opts)
+		a := e.attachment(conf, tp.Pod, "bond0")
+		_, err := e.add(a)
+		require.Error(t, err, "%v", opts)
+		var ce *types.Error
+		require.ErrorAs(t, err, &ce)
+		t.Logf("%v: %s", opts, ce.Msg)
+		assert.Equal(t, uint(105), ce.Code, "%v", opts)
+		assert.Contains(t, ce.Msg, `"failOverMac": 1`)
+		assert.Contains(t, ce.Msg, `"trust": "on"`)
+		assert.True(t, absent(t, tp.Pod, "bond0"))
+		assert.Equal(t, before, []vfSnap{snapVF(t, n1), snapVF(t, n2)}, "%v: the VFs are as before", opts)
+		require.NoError(t, e.del(a))
+	}
+	kit.DetachVF(t, n1)
+	kit.DetachVF(t, n2)
+}
+
+// The same VFs trusted: 802.3ad works (the PF lets them take the bond's
+// MAC) and DEL gives them their admin MACs back.
+func TestSRIOVAdminMACTrustedLACP(t *testing.T) {
+	kit.RequireSRIOV(t)
+	e := newCNI(t)
+	tp := kit.NewSRIOVTopology(t, kit.PartnerLACP)
+	kit.StartEcho(t, tp.Switch, tp.Server(echoPort))
+	n1, n2 := sriovAdminPair(t, tp, kit.On)
+	before := []vfSnap{snapVF(t, n1), snapVF(t, n2)}
+	require.True(t, before[0].PF.Trust)
+	a := e.attachment(trafficConf(tp, "802.3ad", map[string]any{"lacpRate": "fast"}), tp.Pod, "bond0")
+	e.mustAdd(a)
+	waitLACP(t, tp, "bond0", 30*time.Second)
+	bondMAC := kit.MustLink(t, tp.Pod, "bond0").Attributes.Address.String()
+	assert.Equal(t, bondMAC, kit.MustLink(t, tp.Pod, "net1").Attributes.Address.String(), "trusted: the VF took the bond's MAC")
+	assert.Equal(t, bondMAC, kit.MustLink(t, tp.Pod, "net2").Attributes.Address.String(), "trusted: the VF took the bond's MAC")
+	require.True(t, kit.WaitReachable(t, tp.Pod, tp.Server(echoPort), 5*time.Second))
+	require.NoError(t, e.del(a))
+	assert.Equal(t, before, []vfSnap{snapVF(t, n1), snapVF(t, n2)}, "the VFs are as the SR-IOV step left them")
 	kit.DetachVF(t, n1)
 	kit.DetachVF(t, n2)
 }

@@ -192,7 +192,13 @@ func AttachVF(t testing.TB, vf VF, pod, ifname string, cfg VFConfig) *AttachedVF
 		t.Fatalf("%s: setting %+v through the PF: %v", vf, cfg, err)
 	}
 	if cfg.MAC != nil {
-		name = vf.Rebind(t)
+		// The driver's new netdev takes the first free ethN: give it back
+		// the name it had, which the SR-IOV plugin records for its DEL.
+		if n := vf.Rebind(t); n != name {
+			if err := moveRename("", n, "", name); err != nil {
+				t.Fatalf("%s: renaming %s back to %s: %v", vf, n, name, err)
+			}
+		}
 	}
 	a.hostName = name
 	a.hostMAC = MustLink(t, "", name).Attributes.Address

@@ -247,7 +247,8 @@ MACHINE=pc
 if [ "$VM_SRIOV" = 1 ]; then
 	# SR-IOV needs PCIe: every NIC sits behind its own pcie-root-port (in
 	# slot order, so the guest's PCI order is pf0, pf1, eth1000, eth1001).
-	# PF i and virtio NIC i share hub i+1 and nothing else.
+	# PF i and virtio NIC i share hub i+1 and nothing else. The virtio NICs
+	# report 1000/full, so that an 802.3ad partner bond can use them.
 	VM_NICS=2
 	QEMU_BIN=$SRIOV_CACHE/qemu/usr/bin/qemu-system-x86_64
 	MACHINE=q35
@@ -259,7 +260,7 @@ if [ "$VM_SRIOV" = 1 ]; then
 	for i in 0 1; do
 		NICARGS+=(-device "pcie-root-port,id=rv$i,chassis=$((3 + i)),addr=$((18 + i))"
 			-netdev "hubport,id=h$i,hubid=$((1 + i))"
-			-device "virtio-net-pci,bus=rv$i,netdev=h$i,romfile=,mac=52:54:00:00:10:$(printf %02x "$i")")
+			-device "virtio-net-pci,bus=rv$i,netdev=h$i,romfile=,speed=1000,duplex=full,mac=52:54:00:00:10:$(printf %02x "$i")")
 	done
 	NICARGS+=(-L "$SRIOV_CACHE/qemu/usr/share/qemu" -L "$SRIOV_CACHE/qemu/usr/share/seabios")
 	# Modules of the host's QEMU are another build's: never load them.
