@@ -234,6 +234,15 @@ func DetachVF(t testing.TB, a *AttachedVF) {
 	}
 }
 
+// SetVF sets VF attributes through the PF, as an administrator would with
+// `ip link set <pf> vf N ...`.
+func SetVF(t testing.TB, vf VF, cfg VFConfig) {
+	t.Helper()
+	if err := setVF(vf.PF, vf.Index, cfg); err != nil {
+		t.Fatalf("%s: setting %+v through the PF: %v", vf, cfg, err)
+	}
+}
+
 // HostMAC is the VF netdev's MAC as the SR-IOV step left it in the pod.
 func (a *AttachedVF) HostMAC() net.HardwareAddr { return a.hostMAC }
 
