@@ -38,6 +38,10 @@ type SlaveInspection struct {
 	SpeedMbps  int
 	Duplex     string
 	SpeedError string
+	// VF holds the SR-IOV facts of a slave that is a VF (nil otherwise);
+	// SharedPF names another slave that is a VF of the same PF.
+	VF       *domain.VF
+	SharedPF string
 }
 
 // StrandedLink is a recorded host link found back on the host after its pod
@@ -185,6 +189,7 @@ func (s *Service) inspect(ctx context.Context, rec domain.Attachment) Inspection
 			}
 			in.Slaves = append(in.Slaves, si)
 		}
+		s.inspectVFs(ctx, rec.Netns, in.Slaves)
 		if addrs, err := s.d.Addresses.Addresses(ctx, rec.Netns, st.Link.Index); err != nil {
 			in.BondError = "listing addresses: " + err.Error()
 		} else {
@@ -204,7 +209,7 @@ func (s *Service) inspect(ctx context.Context, rec domain.Attachment) Inspection
 		if err != nil {
 			in.DriftError = err.Error()
 		} else {
-			in.Drift = drift
+			in.Drift = append(drift, domain.VFSlaveDrift(*in.Bond, vfsOf(in.Slaves))...)
 		}
 	}
 	return in

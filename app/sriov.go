@@ -62,3 +62,37 @@ func (s *Service) vfSlaveDrift(ctx context.Context, ns domain.Netns, st domain.B
 	}
 	return domain.VFSlaveDrift(st, vfs)
 }
+
+// inspectVFs adds the SR-IOV facts of each slave that is a VF, and which
+// slaves share a PF, for the debug daemon.
+func (s *Service) inspectVFs(ctx context.Context, ns domain.Netns, slaves []SlaveInspection) {
+	if s.d.VFs == nil {
+		return
+	}
+	var links []domain.Link
+	for i := range slaves {
+		if v, ok, err := s.d.VFs.VF(ctx, ns, slaves[i].Link.Name); err == nil && ok {
+			slaves[i].VF = &v
+		}
+		links = append(links, slaves[i].Link)
+	}
+	// The same-PF rule as ADD's; the spec only matters for its MAC rule,
+	// which active-backup with failOverMac active never trips.
+	fom := domain.FailOverMacActive
+	spec := domain.BondSpec{Options: domain.BondOptions{Mode: domain.ModeActiveBackup, FailOverMac: &fom}}
+	chk, _ := domain.CheckVFs(spec, links, vfsOf(slaves))
+	for i := range slaves {
+		slaves[i].SharedPF = chk.SharedPF[slaves[i].Link.Name]
+	}
+}
+
+// vfsOf maps the VF slaves' names to their facts.
+func vfsOf(slaves []SlaveInspection) map[string]domain.VF {
+	vfs := map[string]domain.VF{}
+	for _, sl := range slaves {
+		if sl.VF != nil {
+			vfs[sl.Link.Name] = *sl.VF
+		}
+	}
+	return vfs
+}

@@ -113,6 +113,35 @@ type SlaveJSON struct {
 	SpeedMbps        int    `json:"speedMbps,omitempty"`
 	Duplex           string `json:"duplex,omitempty"`
 	SpeedError       string `json:"speedError,omitempty"`
+	// VF is set for a slave that is an SR-IOV VF.
+	VF *VFJSON `json:"vf,omitempty"`
+}
+
+// VFJSON is where an SR-IOV VF slave sits and what its PF enforces.
+type VFJSON struct {
+	PF    string `json:"pf"`
+	PFPCI string `json:"pfPci"`
+	Index int    `json:"vf"`
+	PCI   string `json:"pci"`
+	// AdminMAC is the MAC the PF holds for the VF ("" when none).
+	AdminMAC string `json:"adminMac,omitempty"`
+	Trust    bool   `json:"trust"`
+	SpoofChk bool   `json:"spoofchk"`
+	// SharedPFWith names another slave that is a VF of the same PF: the
+	// bond does not survive that PF failing.
+	SharedPFWith string `json:"sharedPfWith,omitempty"`
+}
+
+func vfJSON(s app.SlaveInspection) *VFJSON {
+	v := s.VF
+	if v == nil {
+		return nil
+	}
+	j := &VFJSON{PF: v.PF, PFPCI: v.PFPCI, Index: v.Index, PCI: v.PCI, Trust: v.Trust, SpoofChk: v.SpoofChk, SharedPFWith: s.SharedPF}
+	if v.HasAdminMAC() {
+		j.AdminMAC = v.AdminMAC.String()
+	}
+	return j
 }
 
 // SpecJSON is the bond the recorded config asks for.
@@ -324,7 +353,7 @@ func inspectionJSON(in app.Inspection) InspectionJSON {
 			MIIStatus: s.MIIStatus, Up: s.MIIStatus == "up", Active: s.Active,
 			CurrentActive:    in.Bond != nil && in.Bond.ActiveSlave != "" && in.Bond.ActiveSlave == s.Link.Name,
 			LinkFailureCount: s.LinkFailureCount, AggregatorID: s.AggregatorID,
-			SpeedMbps: s.SpeedMbps, Duplex: s.Duplex, SpeedError: s.SpeedError,
+			SpeedMbps: s.SpeedMbps, Duplex: s.Duplex, SpeedError: s.SpeedError, VF: vfJSON(s),
 		})
 	}
 	for _, s := range in.Stranded {

@@ -46,11 +46,14 @@ var (
 	descSlaveFail   = desc("slave_link_failures_total", "Link failures the bond counted on the slave since it was enslaved.", slaveLabels)
 	descSlaveSpeed  = desc("slave_speed_mbps", "Slave speed in Mb/s as its driver reports it (absent when it reports none).", slaveLabels)
 	descSlavePartn  = desc("slave_lacp_partner_present", "802.3ad bonds only: 1 if the slave is in the bond's active aggregator and that aggregator has an LACP partner, else 0.", slaveLabels)
+	descSlaveVF     = desc("slave_vf_info", "One per slave that is an SR-IOV VF, value 1; labels name its PF, PF PCI address, VF number and PCI address, and the PF's trust and spoofchk for it.",
+		append(append([]string{}, slaveLabels...), "pf", "pf_pci", "vf", "pci", "trust", "spoofchk"))
+	descBondSharedPF = desc("bond_vfs_share_pf", "Bonds with SR-IOV VF slaves only: 1 if two of them are VFs of the same PF (no redundancy against that PF failing), else 0.", bondLabels)
 
 	allDescs = []*prometheus.Desc{
 		descStateReadable, descAttachments, descUnreadable, descScrapeSeconds, descInfo, descNetns, descBondPresent, descBondUp,
 		descBondCarrier, descBondSlaves, descBondSlUp, descBondDrift, descBondPartner,
-		descSlaveUp, descSlaveActive, descSlaveFail, descSlaveSpeed, descSlavePartn,
+		descSlaveUp, descSlaveActive, descSlaveFail, descSlaveSpeed, descSlavePartn, descSlaveVF, descBondSharedPF,
 	}
 )
 
@@ -146,7 +149,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		if lacp {
 			ch <- prometheus.MustNewConstMetric(descBondPartner, prometheus.GaugeValue, b2f(partner), bl...)
 		}
-		up := 0
+		up, vfs, sharedPF := 0, 0, false
 		for _, s := range in.Slaves {
 			sl := append(append([]string{}, bl...), s.Link.Name)
 			isUp := s.MIIStatus == "up"
@@ -167,6 +170,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 				inAgg := b.AdInfo != nil && s.AggregatorID != 0 && s.AggregatorID == b.AdInfo.AggregatorID
 				ch <- prometheus.MustNewConstMetric(descSlavePartn, prometheus.GaugeValue, b2f(inAgg && partner), sl...)
 			}
+			if v := s.VF; v != nil {
+				vfs++
+				sharedPF = sharedPF || s.SharedPF != ""
+				ch <- prometheus.MustNewConstMetric(descSlaveVF, prometheus.GaugeValue, 1,
+					append(sl, v.PF, v.PFPCI, strconv.Itoa(v.Index), v.PCI, strconv.FormatBool(v.Trust), strconv.FormatBool(v.SpoofChk))...)
+			}
+		}
+		if vfs > 0 {
+			ch <- prometheus.MustNewConstMetric(descBondSharedPF, prometheus.GaugeValue, b2f(sharedPF), bl...)
 		}
 		ch <- prometheus.MustNewConstMetric(descBondSlUp, prometheus.GaugeValue, float64(up), bl...)
 	}
