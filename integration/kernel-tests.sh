@@ -25,7 +25,7 @@ sriov_tests='^TestSRIOV'
 if [ "$lane" = sriov ]; then
   run_filter=${run_filter:-$sriov_tests}
   skip_filter=
-  test_pkgs="./integration"
+  test_pkgs="./adapters/contract ./integration"
   export VM_SRIOV=1
   "$repo/integration/vm/sriov-deps.sh"
   lane_name="SR-IOV lane (generic kernel, QEMU 10, igb/igbvf VFs)"

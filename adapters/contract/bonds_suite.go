@@ -153,6 +153,20 @@ func RunBondsContract(t *testing.T, mk HarnessMaker) {
 		})
 	}
 
+	t.Run("an enslave the kernel refuses after the down message leaves the link up", func(t *testing.T) {
+		// The kernel refuses to enslave a bond to itself only once its down
+		// message went through: the call must undo that message.
+		h := mk(t)
+		ns := h.NewNetns(t)
+		b := createBond(t, h, ns, domain.BondSpec{Name: "bond0", Options: plainOptions(domain.ModeActiveBackup)})
+		require.NoError(t, h.Links().SetUp(t.Context(), ns, b.Index, true))
+		err := h.Bonds().Enslave(t.Context(), ns, b.Index, b.Index)
+		assert.ErrorIs(t, err, domain.ErrKernelRefused)
+		got := linkNamed(t, h, ns, "bond0")
+		assert.True(t, got.Up, "up again, as before the call")
+		assert.Zero(t, got.MasterIndex)
+	})
+
 	t.Run("enslaving a link enslaved to another bond is ErrBusy", func(t *testing.T) {
 		h := mk(t)
 		ns := h.NewNetns(t)

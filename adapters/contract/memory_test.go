@@ -2,6 +2,7 @@ package contract_test
 
 import (
 	"fmt"
+	"net"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -64,4 +65,19 @@ func TestMemoryIPAMContract(t *testing.T) {
 	contract.RunIPAMContract(t, func(t *testing.T) contract.IPAMSetup {
 		return contract.IPAMSetup{IPAM: memory.NewIPAM("10.55.0.0/24"), Plugin: "host-local", Conf: contract.HostLocalConf(t.TempDir())}
 	})
+}
+
+func (h *memHarness) VFs() ports.VFs { return h.k }
+
+// NewVF adds a VF of a PF of its own (PCI 0000:<n>:00.0), up.
+func (h *memHarness) NewVF(t *testing.T, ns domain.Netns, name string, adminMAC net.HardwareAddr, trust bool) domain.VF {
+	n := h.n.Add(1)
+	pf, pfPCI := fmt.Sprintf("pf%d", n), fmt.Sprintf("0000:%02x:00.0", n)
+	l := h.k.AddVF(ns, name, pf, pfPCI, 0, adminMAC, trust)
+	h.k.SetAdminUp(ns, name, true)
+	return domain.VF{PF: pf, PFPCI: pfPCI, Index: 0, PCI: fmt.Sprintf("0000:%02x:00.1", n), AdminMAC: l.MAC, Trust: trust, SpoofChk: true}
+}
+
+func TestMemoryVFsContract(t *testing.T) {
+	contract.RunVFsContract(t, func(*testing.T) contract.VFHarness { return &memHarness{k: memory.NewKernel()} })
 }

@@ -158,7 +158,15 @@ func (a *Adapter) Restore(ctx context.Context, ns domain.Netns, index int, want 
 			attrs.Name = want.Name
 		}
 		if err := a.setLink(c, &rtnetlink.LinkMessage{Index: uint32(index), Attributes: attrs}); err != nil {
-			return wrap(fmt.Sprintf("%s: setting name %q, MTU %d, MAC %s", op, want.Name, want.MTU, want.HardwareAddr()), err)
+			werr := wrap(fmt.Sprintf("%s: setting name %q, MTU %d, MAC %s", op, want.Name, want.MTU, want.HardwareAddr()), err)
+			// The kernel applied none of it (a VF refusing the MAC, say):
+			// undo the down message too, so the call changes nothing.
+			if cur.Up && !up {
+				if uerr := a.setLink(c, flagsMsg(index, true)); uerr != nil {
+					return fmt.Errorf("%w; setting it up again failed too: %w", werr, wrap("restoring its admin state", uerr))
+				}
+			}
+			return werr
 		}
 	}
 	if want.Up != up {
