@@ -9,7 +9,7 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN     := bin
 
-.PHONY: all build test unit kernel-test demo bench fuzz clean deps release manifests
+.PHONY: all build test unit kernel-test sriov-test demo bench fuzz clean deps release manifests
 
 all: build
 
@@ -39,11 +39,12 @@ deps:
 	@command -v go >/dev/null || { echo "Go 1.26 is required (https://go.dev/dl)"; exit 1; }
 	@go mod download
 	@integration/vm/deps.sh
+	@integration/vm/sriov-deps.sh
 	@command -v chromium >/dev/null || { echo "deps: installing chromium (headless browser test of the bond-debugd page)" >&2; \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; }
 
-## test: unit tests, then the real-kernel lane in a QEMU VM
-test: deps unit kernel-test
+## test: unit tests, then the real-kernel lane and the SR-IOV lane in QEMU VMs
+test: deps unit kernel-test sriov-test
 
 unit:
 	go vet ./...
@@ -58,6 +59,10 @@ fuzz:
 
 kernel-test:
 	integration/kernel-tests.sh $(RUN)
+
+## sriov-test: the SR-IOV lane: emulated igb PFs with igbvf VFs (QEMU 10, generic kernel)
+sriov-test:
+	integration/kernel-tests.sh --sriov $(SRIOV_RUN)
 
 ## demo: boots the real kernel and runs the seed's two scenarios end to end
 demo: deps
