@@ -99,13 +99,15 @@ var (
 )
 
 // sriovAdminPair attaches one VF of each PF with an admin MAC and trust as
-// given (spoofchk off, as in the seed).
-func sriovAdminPair(t *testing.T, tp *kit.Topology, trust *bool) (*kit.AttachedVF, *kit.AttachedVF) {
+// given (spoofchk off, as in the seed). bindAfter: igbvf binds after the
+// PF set the MACs, so they are the VFs' permanent MACs; otherwise the
+// SR-IOV plugin sets them on the netdevs, and only the PF knows.
+func sriovAdminPair(t *testing.T, tp *kit.Topology, trust *bool, bindAfter bool) (*kit.AttachedVF, *kit.AttachedVF) {
 	t.Helper()
 	a := kit.ResetVFs(t, kit.PF0, 1)[0]
 	b := kit.ResetVFs(t, kit.PF1, 1)[0]
-	n1 := kit.AttachVF(t, a, tp.Pod, "net1", kit.VFConfig{MAC: adminMAC1, SpoofChk: kit.Off, Trust: trust})
-	n2 := kit.AttachVF(t, b, tp.Pod, "net2", kit.VFConfig{MAC: adminMAC2, SpoofChk: kit.Off, Trust: trust})
+	n1 := kit.AttachVF(t, a, tp.Pod, "net1", kit.VFConfig{MAC: adminMAC1, SpoofChk: kit.Off, Trust: trust, BindAfterMAC: bindAfter})
+	n2 := kit.AttachVF(t, b, tp.Pod, "net2", kit.VFConfig{MAC: adminMAC2, SpoofChk: kit.Off, Trust: trust, BindAfterMAC: bindAfter})
 	require.Equal(t, adminMAC1.String(), kit.MustLink(t, tp.Pod, "net1").Attributes.Address.String(), "igbvf took the admin MAC")
 	require.Equal(t, adminMAC2.String(), kit.MustLink(t, tp.Pod, "net2").Attributes.Address.String(), "igbvf took the admin MAC")
 	return n1, n2
@@ -136,7 +138,7 @@ func TestSRIOVActiveBackupAdminMACFailover(t *testing.T) {
 	e := newCNI(t)
 	tp := kit.NewSRIOVTopology(t, kit.PartnerBridge)
 	kit.StartEcho(t, tp.Switch, tp.Server(echoPort))
-	n1, n2 := sriovAdminPair(t, tp, nil)
+	n1, n2 := sriovAdminPair(t, tp, nil, true)
 	before := []vfSnap{snapVF(t, n1), snapVF(t, n2)}
 	require.False(t, before[0].PF.Trust, "trust is off by default")
 	require.Equal(t, adminMAC1.String(), before[0].PF.MAC.String(), "the PF holds the admin MAC")
@@ -206,7 +208,7 @@ func TestSRIOVAdminMACRefusedWhereMACsAreRewritten(t *testing.T) {
 	kit.RequireSRIOV(t)
 	e := newCNI(t)
 	tp := kit.NewSRIOVTopology(t, kit.PartnerBridge)
-	n1, n2 := sriovAdminPair(t, tp, nil)
+	n1, n2 := sriovAdminPair(t, tp, nil, true)
 	before := []vfSnap{snapVF(t, n1), snapVF(t, n2)}
 	for _, opts := range []map[string]any{
 		{"mode": "802.3ad"},
@@ -238,7 +240,7 @@ func TestSRIOVAdminMACTrustedLACP(t *testing.T) {
 	e := newCNI(t)
 	tp := kit.NewSRIOVTopology(t, kit.PartnerLACP)
 	kit.StartEcho(t, tp.Switch, tp.Server(echoPort))
-	n1, n2 := sriovAdminPair(t, tp, kit.On)
+	n1, n2 := sriovAdminPair(t, tp, kit.On, false)
 	before := []vfSnap{snapVF(t, n1), snapVF(t, n2)}
 	require.True(t, before[0].PF.Trust)
 	a := e.attachment(trafficConf(tp, "802.3ad", map[string]any{"lacpRate": "fast"}), tp.Pod, "bond0")
@@ -329,4 +331,41 @@ func pfPCI(t *testing.T, pf string) string {
 	target, err := os.Readlink("/sys/class/net/" + pf + "/device")
 	require.NoError(t, err)
 	return filepath.Base(target)
+}
+
+// Admin MACs set as the SR-IOV plugin sets them (through the PF, then on
+// the netdev in the pod, the VFs never down in between): igbvf has not
+// reset the VFs since, so their permanent MACs do not show the lock, and
+// only the kernel finds it, at enslave (Error -99 calling
+// set_mac_address). ADD rolls back completely, with the same advice, and
+// the VFs are exactly as before: admin state (the failed enslave had set
+// one down), MAC, no master, the PF's view. (Fresh VFs for each mode: once
+// igbvf reset a VF, going down, its permanent MAC shows the lock and the
+// plugin refuses before any change, as TestSRIOVAdminMACRefused... shows.)
+func TestSRIOVMACLockOnlyTheKernelSeesRollsBack(t *testing.T) {
+	kit.RequireSRIOV(t)
+	e := newCNI(t)
+	tp := kit.NewSRIOVTopology(t, kit.PartnerBridge)
+	for _, opts := range []map[string]any{
+		{"mode": "active-backup", "failOverMac": 0},
+		{"mode": "802.3ad"},
+	} {
+		n1, n2 := sriovAdminPair(t, tp, nil, false)
+		before := []vfSnap{snapVF(t, n1), snapVF(t, n2)}
+		require.True(t, before[0].Link.Up && before[1].Link.Up)
+		a := e.attachment(trafficConf(tp, opts["mode"].(string), opts), tp.Pod, "bond0")
+		_, err := e.add(a)
+		require.Error(t, err, "%v", opts)
+		var ce *types.Error
+		require.ErrorAs(t, err, &ce)
+		t.Logf("%v: %s: %s", opts, ce.Msg, ce.Details)
+		assert.Equal(t, uint(105), ce.Code, "%v", opts)
+		assert.Contains(t, ce.Msg, "whose PF refused it a new MAC")
+		assert.Contains(t, ce.Msg, `"failOverMac": 1`)
+		assert.True(t, absent(t, tp.Pod, "bond0"))
+		assert.Equal(t, before, []vfSnap{snapVF(t, n1), snapVF(t, n2)}, "%v: the VFs are exactly as before", opts)
+		require.NoError(t, e.del(a))
+		kit.DetachVF(t, n1)
+		kit.DetachVF(t, n2)
+	}
 }

@@ -159,6 +159,12 @@ type VFConfig struct {
 	MAC      net.HardwareAddr
 	SpoofChk *bool
 	Trust    *bool
+	// BindAfterMAC rebinds the VF driver after the PF set the MAC, as when
+	// the MACs are set before igbvf loads: the driver then takes the MAC
+	// from the PF as the netdev's permanent address. Without it the MAC is
+	// set on the netdev in the pod, as the SR-IOV plugin does (the netdev
+	// has it, its permanent address stays the one it had).
+	BindAfterMAC bool
 }
 
 // On and Off are VFConfig values.
@@ -191,7 +197,7 @@ func AttachVF(t testing.TB, vf VF, pod, ifname string, cfg VFConfig) *AttachedVF
 	if err := setVF(vf.PF, vf.Index, cfg); err != nil {
 		t.Fatalf("%s: setting %+v through the PF: %v", vf, cfg, err)
 	}
-	if cfg.MAC != nil {
+	if cfg.MAC != nil && cfg.BindAfterMAC {
 		// The driver's new netdev takes the first free ethN: give it back
 		// the name it had, which the SR-IOV plugin records for its DEL.
 		if n := vf.Rebind(t); n != name {
@@ -206,13 +212,21 @@ func AttachVF(t testing.TB, vf VF, pod, ifname string, cfg VFConfig) *AttachedVF
 	if err := moveRename("", name, pod, ifname); err != nil {
 		t.Fatalf("%s: moving %s into the pod as %s: %v", vf, name, ifname, err)
 	}
+	if cfg.MAC != nil && !cfg.BindAfterMAC {
+		err := withLink(pod, ifname, func(c *rtnetlink.Conn, l rtnetlink.LinkMessage) error {
+			return c.Link.Set(&rtnetlink.LinkMessage{Index: l.Index, Attributes: &rtnetlink.LinkAttributes{Address: cfg.MAC}})
+		})
+		if err != nil {
+			t.Fatalf("%s: setting the MAC %s on %s: %v", vf, cfg.MAC, ifname, err)
+		}
+	}
 	SetUp(t, pod, ifname, true)
 	return a
 }
 
 // DetachVF does what the SR-IOV CNI plugin's DEL does: the VF goes down,
-// gets its host name back and returns to the host netns, gets its MAC of
-// before the ADD, and the PF-side settings are restored.
+// gets its host name back and returns to the host netns, and the PF-side
+// settings are restored.
 func DetachVF(t testing.TB, a *AttachedVF) {
 	t.Helper()
 	SetUp(t, a.Pod, a.IfName, false)
