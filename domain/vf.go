@@ -34,12 +34,14 @@ func (v VF) HasAdminMAC() bool {
 
 // MACLocked reports whether the PF will refuse any other MAC on the VF
 // than the one it holds: the PF set the MAC administratively and does not
-// trust the VF. A VF driver that took its MAC from the PF when it bound
-// reports that MAC as the permanent address of the VF's netdev (a MAC the
-// VF picked at random is not permanent), so a PF-held MAC equal to the
-// link's permanent MAC is the administrator's. A MAC set by the PF after
-// the driver bound is not detectable this way; the kernel then refuses at
-// enslave, and ADD rolls back (RefusedMACMessage explains it).
+// trust the VF. A VF driver that took its MAC from the PF (igbvf does when
+// it binds or resets the VF, which it does each time the VF goes down)
+// reports that MAC as the permanent address of the VF's netdev, while a
+// MAC the VF picked at random is not permanent; so a PF-held MAC equal to
+// the link's permanent MAC is the administrator's. A MAC the PF set since
+// the driver last took one (the SR-IOV plugin's "mac" on a VF that was
+// not down in between) is not visible this way: the kernel then refuses
+// at enslave, and ADD rolls back (RefusedMACMessage explains it).
 func (v VF) MACLocked(l Link) bool {
 	return !v.Trust && v.HasAdminMAC() && bytes.Equal(v.AdminMAC, l.PermMAC)
 }

@@ -88,8 +88,7 @@ func TestSRIOVSeedLACP(t *testing.T) {
 		assert.Equal(t, b.Up, after.Up, "%s is as up as before", name)
 		assert.Zero(t, kit.MustLink(t, tp.Pod, name).Attributes.Master, "%s is released", name)
 	}
-	kit.DetachVF(t, n1)
-	kit.DetachVF(t, n2)
+	kit.DetachVF(t, n1, n2)
 }
 
 // Admin MACs as the SR-IOV plugin sets them with "mac" in its config.
@@ -119,11 +118,15 @@ type vfSnap struct {
 	PF   kit.PFView
 }
 
-func snapVF(t *testing.T, a *kit.AttachedVF) vfSnap {
+func snapVFs(t *testing.T, vfs ...*kit.AttachedVF) []vfSnap {
 	t.Helper()
-	s := vfSnap{Link: snap(t, a.Pod, a.IfName), PF: a.View(t)}
-	s.Link.Index = 0 // compared by name
-	return s
+	var out []vfSnap
+	for _, a := range vfs {
+		s := vfSnap{Link: snap(t, a.Pod, a.IfName), PF: a.View(t)}
+		s.Link.Index = 0 // compared by name
+		out = append(out, s)
+	}
+	return out
 }
 
 // maxVFFailoverGap: igbvf learns of its PF's link loss when its watchdog
@@ -139,7 +142,7 @@ func TestSRIOVActiveBackupAdminMACFailover(t *testing.T) {
 	tp := kit.NewSRIOVTopology(t, kit.PartnerBridge)
 	kit.StartEcho(t, tp.Switch, tp.Server(echoPort))
 	n1, n2 := sriovAdminPair(t, tp, nil, true)
-	before := []vfSnap{snapVF(t, n1), snapVF(t, n2)}
+	before := snapVFs(t, n1, n2)
 	require.False(t, before[0].PF.Trust, "trust is off by default")
 	require.Equal(t, adminMAC1.String(), before[0].PF.MAC.String(), "the PF holds the admin MAC")
 
@@ -191,15 +194,14 @@ func TestSRIOVActiveBackupAdminMACFailover(t *testing.T) {
 
 	kit.SetUp(t, "", pfOf[first], true)
 	require.NoError(t, e.del(a))
-	after := []vfSnap{snapVF(t, n1), snapVF(t, n2)}
+	after := snapVFs(t, n1, n2)
 	assert.Equal(t, before[0].PF, after[0].PF, "the PF's view of net1 is unchanged")
 	assert.Equal(t, before[1].PF, after[1].PF, "the PF's view of net2 is unchanged")
 	for i := range before {
 		assert.Equal(t, before[i].Link.MAC, after[i].Link.MAC)
 		assert.Zero(t, after[i].Link.Master)
 	}
-	kit.DetachVF(t, n1)
-	kit.DetachVF(t, n2)
+	kit.DetachVF(t, n1, n2)
 }
 
 // Admin MACs, trust off, in modes that give slaves another MAC: refused
@@ -209,7 +211,7 @@ func TestSRIOVAdminMACRefusedWhereMACsAreRewritten(t *testing.T) {
 	e := newCNI(t)
 	tp := kit.NewSRIOVTopology(t, kit.PartnerBridge)
 	n1, n2 := sriovAdminPair(t, tp, nil, true)
-	before := []vfSnap{snapVF(t, n1), snapVF(t, n2)}
+	before := snapVFs(t, n1, n2)
 	for _, opts := range []map[string]any{
 		{"mode": "802.3ad"},
 		{"mode": "active-backup", "failOverMac": 0},
@@ -226,11 +228,10 @@ func TestSRIOVAdminMACRefusedWhereMACsAreRewritten(t *testing.T) {
 		assert.Contains(t, ce.Msg, `"failOverMac": 1`)
 		assert.Contains(t, ce.Msg, `"trust": "on"`)
 		assert.True(t, absent(t, tp.Pod, "bond0"))
-		assert.Equal(t, before, []vfSnap{snapVF(t, n1), snapVF(t, n2)}, "%v: the VFs are as before", opts)
+		assert.Equal(t, before, snapVFs(t, n1, n2), "%v: the VFs are as before", opts)
 		require.NoError(t, e.del(a))
 	}
-	kit.DetachVF(t, n1)
-	kit.DetachVF(t, n2)
+	kit.DetachVF(t, n1, n2)
 }
 
 // The same VFs trusted: 802.3ad works (the PF lets them take the bond's
@@ -241,7 +242,7 @@ func TestSRIOVAdminMACTrustedLACP(t *testing.T) {
 	tp := kit.NewSRIOVTopology(t, kit.PartnerLACP)
 	kit.StartEcho(t, tp.Switch, tp.Server(echoPort))
 	n1, n2 := sriovAdminPair(t, tp, kit.On, false)
-	before := []vfSnap{snapVF(t, n1), snapVF(t, n2)}
+	before := snapVFs(t, n1, n2)
 	require.True(t, before[0].PF.Trust)
 	a := e.attachment(trafficConf(tp, "802.3ad", map[string]any{"lacpRate": "fast"}), tp.Pod, "bond0")
 	e.mustAdd(a)
@@ -251,9 +252,8 @@ func TestSRIOVAdminMACTrustedLACP(t *testing.T) {
 	assert.Equal(t, bondMAC, kit.MustLink(t, tp.Pod, "net2").Attributes.Address.String(), "trusted: the VF took the bond's MAC")
 	require.True(t, kit.WaitReachable(t, tp.Pod, tp.Server(echoPort), 5*time.Second))
 	require.NoError(t, e.del(a))
-	assert.Equal(t, before, []vfSnap{snapVF(t, n1), snapVF(t, n2)}, "the VFs are as the SR-IOV step left them")
-	kit.DetachVF(t, n1)
-	kit.DetachVF(t, n2)
+	assert.Equal(t, before, snapVFs(t, n1, n2), "the VFs are as the SR-IOV step left them")
+	kit.DetachVF(t, n1, n2)
 }
 
 // VFs named as host links: the plugin moves them in and, on DEL, returns
@@ -321,8 +321,7 @@ func TestSRIOVVFsOfOnePF(t *testing.T) {
 	e.mustAdd(a)
 	require.True(t, kit.WaitReachable(t, tp.Pod, tp.Server(echoPort), 10*time.Second))
 	require.NoError(t, e.del(a))
-	kit.DetachVF(t, n1)
-	kit.DetachVF(t, n2)
+	kit.DetachVF(t, n1, n2)
 }
 
 // pfPCI is a PF's PCI address.
@@ -351,7 +350,7 @@ func TestSRIOVMACLockOnlyTheKernelSeesRollsBack(t *testing.T) {
 		{"mode": "802.3ad"},
 	} {
 		n1, n2 := sriovAdminPair(t, tp, nil, false)
-		before := []vfSnap{snapVF(t, n1), snapVF(t, n2)}
+		before := snapVFs(t, n1, n2)
 		require.True(t, before[0].Link.Up && before[1].Link.Up)
 		a := e.attachment(trafficConf(tp, opts["mode"].(string), opts), tp.Pod, "bond0")
 		_, err := e.add(a)
@@ -363,9 +362,8 @@ func TestSRIOVMACLockOnlyTheKernelSeesRollsBack(t *testing.T) {
 		assert.Contains(t, ce.Msg, "whose PF refused it a new MAC")
 		assert.Contains(t, ce.Msg, `"failOverMac": 1`)
 		assert.True(t, absent(t, tp.Pod, "bond0"))
-		assert.Equal(t, before, []vfSnap{snapVF(t, n1), snapVF(t, n2)}, "%v: the VFs are exactly as before", opts)
+		assert.Equal(t, before, snapVFs(t, n1, n2), "%v: the VFs are exactly as before", opts)
 		require.NoError(t, e.del(a))
-		kit.DetachVF(t, n1)
-		kit.DetachVF(t, n2)
+		kit.DetachVF(t, n1, n2)
 	}
 }

@@ -224,10 +224,17 @@ func AttachVF(t testing.TB, vf VF, pod, ifname string, cfg VFConfig) *AttachedVF
 	return a
 }
 
-// DetachVF does what the SR-IOV CNI plugin's DEL does: the VF goes down,
-// gets its host name back and returns to the host netns, and the PF-side
-// settings are restored.
-func DetachVF(t testing.TB, a *AttachedVF) {
+// DetachVF does what the SR-IOV CNI plugin's DEL does, for each VF: it
+// goes down, gets its host name back and returns to the host netns, and
+// the PF-side settings are restored.
+func DetachVF(t testing.TB, vfs ...*AttachedVF) {
+	t.Helper()
+	for _, a := range vfs {
+		detachVF(t, a)
+	}
+}
+
+func detachVF(t testing.TB, a *AttachedVF) {
 	t.Helper()
 	SetUp(t, a.Pod, a.IfName, false)
 	if err := moveRename(a.Pod, a.IfName, "", a.hostName); err != nil {
