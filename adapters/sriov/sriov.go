@@ -1,14 +1,15 @@
 // Package sriov implements ports.VFs on the running kernel: which links
 // are SR-IOV virtual functions, and what their PF enforces for them.
 //
-// Where a VF sits comes from sysfs: the VF's PCI device has a physfn link
-// to its PF's, and the PF's virtfnN links give the VF its number. A link
-// in a pod netns is only visible in a sysfs mounted from that netns, so
-// that read happens on a discarded thread with a private mount namespace
-// (netns.DoIsolated), as adapters/sysfs does. The PF's netdev lives in the
-// host netns: its name comes from the host's sysfs, and the PF's view of
-// the VF (IFLA_VF_INFO: MAC, trust, spoofchk) from one RTM_GETLINK on the
-// PF with the VF list asked for (RTEXT_FILTER_VF).
+// One RTM_GETLINK in the link's netns (a per-namespace socket; the thread
+// never moves) gives the link's parent device (IFLA_PARENT_DEV_NAME and
+// _BUS_NAME): a PCI device for a NIC's netdev, none for a veth. PCI
+// devices are not namespaced, so the host's sysfs tells the rest without
+// mounting anything: a VF's device has a physfn link to its PF's, the PF's
+// virtfnN links give the VF its number, and the PF's netdev in the host
+// netns is under its device's net/. The PF's view of the VF (IFLA_VF_INFO:
+// MAC, trust, spoofchk) comes from one RTM_GETLINK on the PF with the VF
+// list asked for (RTEXT_FILTER_VF).
 package sriov
 
 import (
@@ -37,41 +38,41 @@ type Reader struct{}
 
 var _ ports.VFs = Reader{}
 
-// place is where a VF sits, as sysfs shows it.
-type place struct {
-	pci, pfPCI string
-	index      int
-}
+// pciDevices is where the host's sysfs lists PCI devices.
+const pciDevices = "/sys/bus/pci/devices"
 
 // VF returns the VF facts of the link, false if it is no VF.
 func (Reader) VF(ctx context.Context, ns domain.Netns, name string) (domain.VF, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return domain.VF{}, false, err
 	}
-	var p place
-	var isVF bool
-	read := func() error {
-		var err error
-		p, isVF, err = locate(name)
-		return err
-	}
-	var err error
-	if ns == domain.HostNetns {
-		err = read()
-	} else {
-		err = netns.DoIsolated(ns, func() error {
-			if err := unix.Mount("sysfs", "/sys", "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-				return fmt.Errorf("mounting a sysfs for %s: %w", ns, err)
-			}
-			return read()
-		})
-	}
-	if err != nil || !isVF {
+	bus, dev, err := parentDevice(ns, name)
+	if err != nil || bus != "pci" {
 		return domain.VF{}, false, err
 	}
-	v := domain.VF{PCI: p.pci, PFPCI: p.pfPCI, Index: p.index}
-	// The PF's netdev, in the host's sysfs (this thread's mount namespace).
-	ents, err := os.ReadDir(filepath.Join("/sys/bus/pci/devices", p.pfPCI, "net"))
+	pf, err := filepath.EvalSymlinks(filepath.Join(pciDevices, dev, "physfn"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return domain.VF{}, false, nil // a PCI function that is no VF
+	}
+	if err != nil {
+		return domain.VF{}, false, fmt.Errorf("reading the PF of %s (%s): %w", name, dev, err)
+	}
+	v := domain.VF{PCI: dev, PFPCI: filepath.Base(pf), Index: -1}
+	fns, err := filepath.Glob(filepath.Join(pf, "virtfn*"))
+	if err != nil {
+		return domain.VF{}, false, err
+	}
+	for _, fn := range fns {
+		if t, err := filepath.EvalSymlinks(fn); err == nil && filepath.Base(t) == dev {
+			if v.Index, err = strconv.Atoi(strings.TrimPrefix(filepath.Base(fn), "virtfn")); err != nil {
+				return domain.VF{}, false, fmt.Errorf("VF number of %s: %w", name, err)
+			}
+		}
+	}
+	if v.Index < 0 {
+		return domain.VF{}, false, fmt.Errorf("%s (%s): its PF %s lists no virtfn for it", name, dev, v.PFPCI)
+	}
+	ents, err := os.ReadDir(filepath.Join(pf, "net"))
 	if err != nil || len(ents) == 0 {
 		return v, true, nil // the PF has no netdev on the host: no PF view
 	}
@@ -82,45 +83,69 @@ func (Reader) VF(ctx context.Context, ns domain.Netns, name string) (domain.VF, 
 	return v, true, nil
 }
 
-// locate reads /sys/class/net/<name>/device: a VF's PCI device has a
-// physfn link to its PF's, and the PF's virtfnN link pointing back at it
-// gives its number.
-func locate(name string) (place, bool, error) {
-	dev := filepath.Join("/sys/class/net", name, "device")
-	if _, err := os.Lstat(filepath.Join("/sys/class/net", name)); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return place{}, false, fmt.Errorf("reading the device of %s: %w: %w", name, domain.ErrNotFound, err)
-		}
-		return place{}, false, err
+// parentDevice asks the link's netns for the link's parent device: its
+// bus ("pci") and name (the PCI address); "" for a virtual link.
+func parentDevice(ns domain.Netns, name string) (bus, dev string, err error) {
+	f, err := netns.Open(ns)
+	if err != nil {
+		return "", "", err
 	}
-	pf, err := filepath.EvalSymlinks(filepath.Join(dev, "physfn"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return place{}, false, nil // no device, or a device that is no VF
+	defer f.Close()
+	c, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{NetNS: int(f.Fd()), Strict: true})
+	if err != nil {
+		return "", "", fmt.Errorf("opening rtnetlink in %s: %w", nsName(ns), err)
+	}
+	defer c.Close()
+	attrs, err := getLink(c, name, rtextSkipStats)
+	if errors.Is(err, unix.ENODEV) {
+		return "", "", fmt.Errorf("reading the device of %s in %s: %w: %w", name, nsName(ns), domain.ErrNotFound, err)
 	}
 	if err != nil {
-		return place{}, false, fmt.Errorf("reading the PF of %s: %w", name, err)
+		return "", "", fmt.Errorf("reading the device of %s in %s: %w", name, nsName(ns), err)
 	}
-	self, err := filepath.EvalSymlinks(dev)
+	ad, err := netlink.NewAttributeDecoder(attrs)
 	if err != nil {
-		return place{}, false, fmt.Errorf("reading the device of %s: %w", name, err)
+		return "", "", err
 	}
-	p := place{pci: filepath.Base(self), pfPCI: filepath.Base(pf), index: -1}
-	fns, err := filepath.Glob(filepath.Join(pf, "virtfn*"))
-	if err != nil {
-		return place{}, false, err
-	}
-	for _, fn := range fns {
-		if t, err := filepath.EvalSymlinks(fn); err == nil && filepath.Base(t) == p.pci {
-			p.index, err = strconv.Atoi(strings.TrimPrefix(filepath.Base(fn), "virtfn"))
-			if err != nil {
-				return place{}, false, fmt.Errorf("VF number of %s: %w", name, err)
-			}
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.IFLA_PARENT_DEV_NAME:
+			dev = ad.String()
+		case unix.IFLA_PARENT_DEV_BUS_NAME:
+			bus = ad.String()
 		}
 	}
-	if p.index < 0 {
-		return place{}, false, fmt.Errorf("%s (%s): its PF %s lists no virtfn for it", name, p.pci, p.pfPCI)
+	return bus, dev, ad.Err()
+}
+
+func nsName(ns domain.Netns) string {
+	if ns == domain.HostNetns {
+		return "the host netns"
 	}
-	return p, true, nil
+	return "netns " + string(ns)
+}
+
+// getLink sends one RTM_GETLINK by name and returns the reply's
+// attributes.
+func getLink(c *netlink.Conn, name string, extMask uint32) ([]byte, error) {
+	ae := netlink.NewAttributeEncoder()
+	ae.String(unix.IFLA_IFNAME, name)
+	ae.Uint32(unix.IFLA_EXT_MASK, extMask)
+	attrs, err := ae.Encode()
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := c.Execute(netlink.Message{
+		Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request},
+		Data:   append(make([]byte, unix.SizeofIfInfomsg), attrs...),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(msgs) != 1 || len(msgs[0].Data) < unix.SizeofIfInfomsg {
+		return nil, fmt.Errorf("unexpected reply for %s (%d messages)", name, len(msgs))
+	}
+	return msgs[0].Data[unix.SizeofIfInfomsg:], nil
 }
 
 const (
@@ -129,31 +154,18 @@ const (
 )
 
 // pfView fills in what the PF reports for VF v.Index: one RTM_GETLINK on
-// the PF with RTEXT_FILTER_VF, decoding IFLA_VFINFO_LIST.
+// the PF in the host netns with RTEXT_FILTER_VF, decoding IFLA_VFINFO_LIST.
 func pfView(pf string, v *domain.VF) error {
 	c, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{Strict: true})
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	ae := netlink.NewAttributeEncoder()
-	ae.String(unix.IFLA_IFNAME, pf)
-	ae.Uint32(unix.IFLA_EXT_MASK, rtextFilterVF|rtextSkipStats)
-	attrs, err := ae.Encode()
+	attrs, err := getLink(c, pf, rtextFilterVF|rtextSkipStats)
 	if err != nil {
 		return err
 	}
-	msgs, err := c.Execute(netlink.Message{
-		Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request},
-		Data:   append(make([]byte, unix.SizeofIfInfomsg), attrs...),
-	})
-	if err != nil {
-		return err
-	}
-	if len(msgs) != 1 || len(msgs[0].Data) < unix.SizeofIfInfomsg {
-		return fmt.Errorf("unexpected reply for %s (%d messages)", pf, len(msgs))
-	}
-	found, err := decodeVFInfo(msgs[0].Data[unix.SizeofIfInfomsg:], v)
+	found, err := decodeVFInfo(attrs, v)
 	if err != nil {
 		return err
 	}
