@@ -311,6 +311,11 @@ func (s *Service) Validate(ctx context.Context, config []byte, ifname string) (V
 			in.Links = append(in.Links, l)
 			res.Observed = append(res.Observed, name)
 		}
+		// ADD's SR-IOV rules on the links observed (VFs named as host links).
+		if _, err := s.checkVFs(ctx, spec, domain.HostNetns, observed(in.Links, res.Observed)); err != nil {
+			res.Error = err
+			return res, nil
+		}
 	}
 	if len(res.Placeholders) > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("placeholders for %s: MTU and MAC unknown, so the plan's MTU is 0 (\"the links' smallest\") unless the config sets one, and duplicate MACs (balance-tlb/alb) are not checked", strings.Join(res.Placeholders, ", ")))

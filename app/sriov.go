@@ -96,3 +96,16 @@ func vfsOf(slaves []SlaveInspection) map[string]domain.VF {
 	}
 	return vfs
 }
+
+// observed keeps the links whose names were read live (not placeholders).
+func observed(links []domain.Link, names []string) []domain.Link {
+	var out []domain.Link
+	for _, l := range links {
+		for _, n := range names {
+			if l.Name == n {
+				out = append(out, l)
+			}
+		}
+	}
+	return out
+}

@@ -161,3 +161,16 @@ func TestCheckReportsAVFSlaveWithoutLink(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "slave net2, SR-IOV VF 0 of PF pf1 (0000:02:00.1), has no link")
 }
+
+// The debug daemon's Validate applies ADD's VF rules to VFs named as
+// host links.
+func TestValidateAppliesTheVFRules(t *testing.T) {
+	w, _ := vfWorld(t, true, false, false)
+	w.k.AddVF(domain.HostNetns, "vf0", "pf0", "0000:01:00.0", 2, net.HardwareAddr{2, 0, 0, 0, 0, 3}, false)
+	w.k.AddVF(domain.HostNetns, "vf1", "pf1", "0000:02:00.0", 2, net.HardwareAddr{2, 0, 0, 0, 0, 4}, false)
+	conf := `{"cniVersion":"1.1.0","name":"vfbond","type":"bond","mode":"802.3ad","miimon":100,"links":["vf0","vf1"]}`
+	res, err := w.svc.Validate(context.Background(), []byte(conf), "bond0")
+	require.NoError(t, err)
+	assert.False(t, res.Valid)
+	assert.ErrorContains(t, res.Error, `"vf0" is SR-IOV VF 2 of PF pf0 (0000:01:00.3) whose MAC 02:00:00:00:00:03 the PF set administratively`)
+}
