@@ -129,12 +129,15 @@ func snapVFs(t *testing.T, vfs ...*kit.AttachedVF) []vfSnap {
 	return out
 }
 
-// maxVFFailoverGap: igbvf learns of its PF's link loss when its watchdog
-// next asks the PF, every 2 s rounded to a whole second (so up to 3 s),
-// miimon then notices within a period, and the stream needs a few
-// intervals to show the switch (maxFailoverGap); one more second for
-// scheduling under emulation on a shared machine.
-const maxVFFailoverGap = 3*time.Second + maxFailoverGap + time.Second
+// sriovFailoverBudget bounds the outage after a PF goes down. Most of it
+// is the emulated hardware's, not the bond's: igbvf learns of the link
+// loss when its watchdog next asks the PF (every 2 s, rounded to whole
+// seconds: up to 3 s), and the PF's down and the VFs' resets under TCG
+// hold RTNL, which the bond's miimon needs to switch, for up to about 4 s
+// on a loaded machine. Measured: 2.3-3.4 s on a quiet machine, up to 7 s
+// with load average 9 on 2 cores. Once the bond has switched, traffic must
+// resume within maxFailoverGap and a second, as on veths.
+const sriovFailoverBudget = 10 * time.Second
 
 func TestSRIOVActiveBackupAdminMACFailover(t *testing.T) {
 	kit.RequireSRIOV(t)
@@ -165,6 +168,7 @@ func TestSRIOVActiveBackupAdminMACFailover(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // steady state
 	at := time.Now()
 	kit.SetUp(t, "", pfOf[first], false)
+	pfDown := time.Since(at)
 	t.Cleanup(func() { kit.SetUp(t, "", pfOf[first], true) })
 	noCarrier, ok := kit.Eventually(10*time.Second, func() bool { return !kit.Carrier(t, tp.Pod, first) })
 	require.True(t, ok, "%s loses carrier when its PF %s goes down", first, pfOf[first])
@@ -173,7 +177,8 @@ func TestSRIOVActiveBackupAdminMACFailover(t *testing.T) {
 		return a != first && a != ""
 	})
 	require.True(t, ok, "the bond leaves %s when its PF %s goes down", first, pfOf[first])
-	t.Logf("PF %s down: %s lost carrier after %v, the bond switched %v later", pfOf[first], first, noCarrier.Round(time.Millisecond), switched.Round(time.Millisecond))
+	t.Logf("PF %s down (the call took %v): %s lost carrier after %v, the bond switched %v later",
+		pfOf[first], pfDown.Round(time.Millisecond), first, (pfDown + noCarrier).Round(time.Millisecond), switched.Round(time.Millisecond))
 	now := activeSlave(t, tp.Pod, "bond0")
 	_, ok = kit.Eventually(5*time.Second, func() bool { return stream.EchoedSince(at) >= 20 })
 	require.True(t, ok, "traffic resumes on %s", now)
@@ -181,7 +186,8 @@ func TestSRIOVActiveBackupAdminMACFailover(t *testing.T) {
 	stream.Stop()
 	t.Logf("FIGURE sriov-failover-gap-ms=%d (PF %s down, %s -> %s, miimon %v, %d of %d datagrams lost)",
 		o.Gap.Milliseconds(), pfOf[first], first, now, failoverMiimon, o.Lost, o.Sent)
-	assert.LessOrEqual(t, o.Gap, maxVFFailoverGap, "failover gap")
+	assert.LessOrEqual(t, o.Gap, sriovFailoverBudget, "failover gap")
+	assert.LessOrEqual(t, o.Gap, pfDown+noCarrier+switched+maxFailoverGap+time.Second, "traffic resumes soon after the bond switched")
 	assert.False(t, kit.Carrier(t, tp.Pod, first), "%s lost carrier with its PF", first)
 	assert.Equal(t, macs[now], kit.MustLink(t, tp.Pod, "bond0").Attributes.Address.String(), "the bond took the new active VF's MAC")
 	assert.Equal(t, macs[first], kit.MustLink(t, tp.Pod, first).Attributes.Address.String(), "no VF MAC was rewritten")

@@ -32,7 +32,7 @@ func (h *sriovHarness) VFs() ports.VFs { return sriov.Reader{} }
 // the expected facts come from sysfs and the PF as the kit reads them.
 func (h *sriovHarness) NewVF(t *testing.T, ns domain.Netns, name string, adminMAC net.HardwareAddr, trust bool) domain.VF {
 	vf := kit.ResetVFs(t, kit.PF0, 1)[0]
-	kit.AttachVF(t, vf, string(ns), name, kit.VFConfig{MAC: adminMAC, Trust: &trust})
+	kit.AttachVF(t, vf, string(ns), name, kit.VFConfig{MAC: adminMAC, Trust: &trust, BindAfterMAC: true})
 	dev, err := os.Readlink(filepath.Join("/sys/class/net", kit.PF0, "device"))
 	if err != nil {
 		t.Fatal(err)
