@@ -12,6 +12,7 @@ import (
 	"github.com/bondcni/bond/adapters/locks"
 	"github.com/bondcni/bond/adapters/netns"
 	"github.com/bondcni/bond/adapters/rtnl"
+	"github.com/bondcni/bond/adapters/sriov"
 	"github.com/bondcni/bond/adapters/state"
 	"github.com/bondcni/bond/adapters/sysfs"
 	"github.com/bondcni/bond/app"
@@ -247,6 +248,23 @@ func (p recProps) PCIAddress(ctx context.Context, ns domain.Netns, name string) 
 	return rec1(p.r, "LinkProps.PCIAddress", func() (string, error) { return p.LinkProps.PCIAddress(ctx, ns, name) })
 }
 
+type recVFs struct {
+	ports.VFs
+	r *recorder
+}
+
+// VF uses its own rtnetlink sockets (one GETLINK in the link's netns, one
+// on the PF for a VF): they show up with 0 round trips of the rtnl adapter.
+func (v recVFs) VF(ctx context.Context, ns domain.Netns, name string) (domain.VF, bool, error) {
+	var isVF bool
+	vf, err := rec1(v.r, "VFs.VF (own rtnetlink socket, sysfs)", func() (domain.VF, error) {
+		vf, ok, err := v.VFs.VF(ctx, ns, name)
+		isVF = ok
+		return vf, err
+	})
+	return vf, isVF, err
+}
+
 type recIPAM struct {
 	ports.IPAM
 	r *recorder
@@ -342,6 +360,7 @@ func newInProcess() (*inProcess, error) {
 		Addresses:  recAddrs{rt, r},
 		Namespaces: recNS{netns.Checker{}, r},
 		Props:      recProps{sysfs.Props{}, r},
+		VFs:        recVFs{sriov.Reader{}, r},
 		IPAM:       recIPAM{ipam.New(nil), r},
 		Store:      recStore{state.New(os.Getenv("BOND_STATE_DIR")), r},
 		Locks:      recLocks{locks.New(os.Getenv("BOND_LOCK_DIR")), r},
