@@ -137,7 +137,11 @@ func VFSlaveDrift(st BondState, vfs map[string]VF) []string {
 		if !ok || s.MIIStatus == "up" {
 			continue
 		}
-		d = append(d, fmt.Sprintf("slave %s, %s, has no link (MII status %s, carrier %t): its PF or the switch port behind it is down", s.Link.Name, v, s.MIIStatus, s.Link.Carrier))
+		why := "its PF or the switch port behind it is down"
+		if s.Link.Carrier {
+			why = "it has carrier again, which the bond has not taken up yet"
+		}
+		d = append(d, fmt.Sprintf("slave %s, %s, has no link (MII status %s, carrier %t): %s", s.Link.Name, v, s.MIIStatus, s.Link.Carrier, why))
 	}
 	return d
 }

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -178,7 +177,6 @@ type AttachedVF struct {
 	VF
 	Pod, IfName string
 	hostName    string
-	hostMAC     net.HardwareAddr
 	orig        PFView
 	cfg         VFConfig
 }
@@ -207,7 +205,6 @@ func AttachVF(t testing.TB, vf VF, pod, ifname string, cfg VFConfig) *AttachedVF
 		}
 	}
 	a.hostName = name
-	a.hostMAC = MustLink(t, "", name).Attributes.Address
 	SetUp(t, "", name, false)
 	if err := moveRename("", name, pod, ifname); err != nil {
 		t.Fatalf("%s: moving %s into the pod as %s: %v", vf, name, ifname, err)
@@ -263,9 +260,6 @@ func SetVF(t testing.TB, vf VF, cfg VFConfig) {
 		t.Fatalf("%s: setting %+v through the PF: %v", vf, cfg, err)
 	}
 }
-
-// HostMAC is the VF netdev's MAC as the SR-IOV step left it in the pod.
-func (a *AttachedVF) HostMAC() net.HardwareAddr { return a.hostMAC }
 
 // moveRename moves a link to another namespace under a new name in one
 // message, as the SR-IOV plugin does.
@@ -420,9 +414,6 @@ func pfViews(pf string) (map[int]PFView, error) {
 	}
 	return out, nil
 }
-
-// NoMAC reports whether a PF holds no MAC for a VF (all zero).
-func NoMAC(mac net.HardwareAddr) bool { return strings.Trim(mac.String(), "0:") == "" }
 
 // NewSRIOVTopology is a pod netns and a switch netns holding the virtio
 // NICs that share the PFs' hubs (PartnerOf0, PartnerOf1), enslaved to a
