@@ -269,12 +269,15 @@ func (s *Service) findOnHost(ctx context.Context, orig domain.LinkState) (domain
 }
 
 // sameDevice tells whether l is plausibly the recorded device: the same
-// kind, and the permanent MAC matches when both are known, else the
-// current MAC or name. A MAC alone proves nothing: any virtual link can
-// carry it.
+// kind, and the parent device matches when both are known, else the
+// permanent MAC when both are known, else the current MAC or name. A MAC
+// alone proves nothing: any virtual link can carry it.
 func sameDevice(l domain.Link, orig domain.LinkState) bool {
 	if l.Kind != orig.Kind {
 		return false
+	}
+	if l.Device != "" && orig.Device != "" {
+		return l.Device == orig.Device
 	}
 	if l.PermMAC != nil && orig.PermMAC != "" {
 		return l.PermMAC.String() == orig.PermMAC

@@ -37,7 +37,7 @@ func TestDelRefusesAnImpostorUnderTheRecordedName(t *testing.T) {
 	assert.Equal(t, domain.CodeLinkMismatch, domain.CodeOf(err, 0), err.Error())
 	assert.Contains(t, err.Error(), `"eth1000" in the pod is not the device this attachment recorded`)
 	assert.Contains(t, err.Error(), "kind veth, recorded physical")
-	assert.Contains(t, err.Error(), "permanent MAC none, recorded 52:54:00:00:10:00")
+	assert.Contains(t, err.Error(), "device none, recorded pci/0000:11:00.0")
 
 	v, err := w.k.Link(ctx, w.pod, "eth1000")
 	require.NoError(t, err)

@@ -174,3 +174,18 @@ func TestValidateAppliesTheVFRules(t *testing.T) {
 	assert.False(t, res.Valid)
 	assert.ErrorContains(t, res.Error, `"vf0" is SR-IOV VF 2 of PF pf0 (0000:01:00.3) whose MAC 02:00:00:00:00:03 the PF set administratively`)
 }
+
+// A VF whose driver rewrote its permanent MAC between ADD and DEL (igbvf
+// takes its PF's MAC when it resets the VF, and enslaving resets it) is
+// still the recorded device: its PCI address proves it, and DEL completes.
+func TestDelKnowsAVFByItsDevice(t *testing.T) {
+	w, _ := vfWorld(t, true, true, false)
+	initial := w.state()
+	conf := vfConf(`,"mode":"802.3ad"`)
+	_, err := w.svc.Add(context.Background(), w.vfReq(conf, "c1"))
+	require.NoError(t, err)
+	w.k.SetPermMAC(w.pod, "net1", net.HardwareAddr{2, 0, 0, 0, 0, 0x77})
+	require.NoError(t, w.svc.Del(context.Background(), w.vfReq(conf, "c1")))
+	w.k.SetPermMAC(w.pod, "net1", net.HardwareAddr{2, 0, 0, 0, 0, 1})
+	assert.Equal(t, initial, w.state(), "the VFs are back as they were (but for the rewritten permanent MAC, put back here)")
+}

@@ -10,8 +10,12 @@ import (
 // ifindex the link must have there (0 when not recorded). Names prove
 // nothing: a process with NET_ADMIN in the pod can rename the real NIC and
 // create another link under its name, and DEL must not move that one to
-// the host with the NIC's settings. So the ifindex, the kind and, where the
-// driver has one, the permanent MAC must match.
+// the host with the NIC's settings. So the ifindex, the kind and the
+// device must match: its parent device where one was recorded (a bus
+// address no process can give a link it creates; a VF driver rewrites its
+// permanent MAC whenever it resets the VF, igbvf to the MAC its PF holds,
+// and enslaving resets it), else the permanent MAC where the driver has
+// one.
 func (s LinkState) Mismatch(l Link, index int) string {
 	var d []string
 	if index != 0 && l.Index != index {
@@ -20,7 +24,11 @@ func (s LinkState) Mismatch(l Link, index int) string {
 	if l.Kind != s.Kind {
 		d = append(d, fmt.Sprintf("kind %s, recorded %s", deviceKind(l.Kind), deviceKind(s.Kind)))
 	}
-	if s.PermMAC != "" {
+	if s.Device != "" {
+		if l.Device != s.Device {
+			d = append(d, fmt.Sprintf("device %s, recorded %s", deviceName(l.Device), s.Device))
+		}
+	} else if s.PermMAC != "" {
 		now := "none"
 		if l.PermMAC != nil {
 			now = l.PermMAC.String()
@@ -39,6 +47,13 @@ func (s LinkState) IndexIn(linksInContainer bool) int {
 		return s.Index
 	}
 	return s.PodIndex
+}
+
+func deviceName(d string) string {
+	if d == "" {
+		return "none"
+	}
+	return d
 }
 
 func deviceKind(k string) string {

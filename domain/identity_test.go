@@ -23,3 +23,13 @@ func TestMismatch(t *testing.T) {
 	assert.Empty(t, noPerm.Mismatch(domain.Link{Index: 3, Kind: "veth"}, 3))
 	assert.Equal(t, "ifindex 5, recorded 3", noPerm.Mismatch(domain.Link{Index: 5, Kind: "veth"}, 3))
 }
+
+// A recorded device decides over the permanent MAC, which a VF driver
+// rewrites when it resets the VF.
+func TestMismatchByDevice(t *testing.T) {
+	perm, other := net.HardwareAddr{0xca, 0, 0, 0, 0, 1}, net.HardwareAddr{2, 0, 0, 0, 0, 1}
+	rec := domain.LinkState{Name: "net1", Index: 4, PermMAC: perm.String(), Device: "pci/0000:3b:02.1"}
+	assert.Empty(t, rec.Mismatch(domain.Link{Index: 4, PermMAC: other, Device: "pci/0000:3b:02.1"}, 4), "same VF, permanent MAC rewritten")
+	assert.Equal(t, "device pci/0000:3b:02.2, recorded pci/0000:3b:02.1", rec.Mismatch(domain.Link{Index: 4, PermMAC: perm, Device: "pci/0000:3b:02.2"}, 4))
+	assert.Equal(t, "kind veth, recorded physical, device none, recorded pci/0000:3b:02.1", rec.Mismatch(domain.Link{Index: 4, Kind: "veth", PermMAC: perm}, 4), "a link the pod made has no device")
+}

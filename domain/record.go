@@ -10,9 +10,11 @@ import (
 
 // RecordVersion is the format of the attachment records this plugin writes.
 // Version 0 is the format before versions existed (no "version" key, no
-// "podIndex"); it is read as is. A record of a later version is refused,
-// never guessed at: DEL would move the wrong links.
-const RecordVersion = 1
+// "podIndex"); it is read as is. Version 2 adds each link's "device" (its
+// parent device, which identifies a NIC whose driver rewrites its
+// permanent MAC, as VF drivers do). A record of a later version is
+// refused, never guessed at: DEL would move the wrong links.
+const RecordVersion = 2
 
 // ErrUnreadable: a record exists but this version cannot read it (corrupt,
 // truncated, another shape, a newer format).

@@ -67,7 +67,11 @@ type Link struct {
 	MaxMTU  int
 	MAC     net.HardwareAddr
 	PermMAC net.HardwareAddr // permanent address, when the driver reports one
-	Up      bool             // administratively up (IFF_UP)
+	// Device is the link's parent device as bus/name (IFLA_PARENT_DEV_BUS_NAME
+	// and _NAME: "pci/0000:3b:02.1"), "" for a virtual link. No process can
+	// give a link it creates a parent device, so it identifies a NIC.
+	Device  string
+	Up      bool // administratively up (IFF_UP)
 	Carrier bool
 	// MasterIndex is the index of the link's master (bond, bridge, team), 0 if none.
 	MasterIndex int
@@ -88,8 +92,10 @@ type LinkState struct {
 	MAC     net.HardwareAddr `json:"-"`
 	MACText string           `json:"mac"`
 	PermMAC string           `json:"permMac,omitempty"`
-	Up      bool             `json:"up"`
-	Kind    string           `json:"kind,omitempty"`
+	// Device is Link.Device (record version 2 on; "" in older records).
+	Device string `json:"device,omitempty"`
+	Up     bool   `json:"up"`
+	Kind   string `json:"kind,omitempty"`
 	// PodIndex is a host link's ifindex in the pod after ADD moved it there
 	// (the kernel renumbers it when its host ifindex is taken in the pod);
 	// 0 until recorded, e.g. after an ADD that crashed before it completed.
@@ -105,6 +111,7 @@ func StateOf(l Link) LinkState {
 	if l.PermMAC != nil {
 		s.PermMAC = l.PermMAC.String()
 	}
+	s.Device = l.Device
 	return s
 }
 

@@ -143,7 +143,7 @@ func TestDelRefusesAVethPlantedUnderTheNICsName(t *testing.T) {
 	require.Error(t, err, "DEL must not report success")
 	assert.Contains(t, err.Error(), `"eth1000" in the pod is not the device this attachment recorded`)
 	assert.Contains(t, err.Error(), "kind veth, recorded physical")
-	assert.Contains(t, err.Error(), "permanent MAC none")
+	assert.Contains(t, err.Error(), "device none, recorded virtio/virtio")
 	assert.Equal(t, veth, snap(t, pod, hostNIC1), "the veth stays in the pod, untouched")
 	assert.Equal(t, hidden.Index, snap(t, pod, "hidden0").Index, "the real NIC stays where it is")
 	assert.True(t, absent(t, "", hostNIC1), "nothing came to the host as eth1000")

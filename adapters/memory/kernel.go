@@ -541,6 +541,9 @@ func (k *Kernel) view(n *netns, l *link) domain.Link {
 	if l.permMAC != nil {
 		v.PermMAC = slices.Clone(l.permMAC)
 	}
+	if l.pci != "" {
+		v.Device = "pci/" + l.pci
+	}
 	if l.bond != nil {
 		v.Carrier = k.bondCarrier(n, l)
 	} else {

@@ -72,3 +72,9 @@ func refusesMAC(op string, l *link, mac net.HardwareAddr) error {
 func (k *Kernel) ForgetPermMAC(ns domain.Netns, name string) {
 	k.update(ns, name, func(l *link) { l.permMAC = nil })
 }
+
+// SetPermMAC sets a link's permanent MAC (scenery: a VF driver that
+// rewrote it when it reset the VF, as igbvf does with the MAC its PF holds).
+func (k *Kernel) SetPermMAC(ns domain.Netns, name string, mac net.HardwareAddr) {
+	k.update(ns, name, func(l *link) { l.permMAC = slices.Clone(mac) })
+}

@@ -58,16 +58,19 @@ func linkFrom(m rtnetlink.LinkMessage) domain.Link {
 type linkReply struct {
 	rtnetlink.LinkMessage
 	minMTU, maxMTU int
+	device         string // IFLA_PARENT_DEV_BUS_NAME "/" IFLA_PARENT_DEV_NAME
 }
 
 // link converts the reply to the domain's view of a link.
 func (r linkReply) link() domain.Link {
 	l := linkFrom(r.LinkMessage)
 	l.MinMTU, l.MaxMTU = r.minMTU, r.maxMTU
+	l.Device = r.device
 	return l
 }
 
-// replyFromRaw decodes an RTM_NEWLINK message body, MTU range included.
+// replyFromRaw decodes an RTM_NEWLINK message body, MTU range and parent
+// device included.
 func replyFromRaw(data []byte) (linkReply, error) {
 	var r linkReply
 	if err := r.LinkMessage.UnmarshalBinary(data); err != nil {
@@ -77,16 +80,24 @@ func replyFromRaw(data []byte) (linkReply, error) {
 	if err != nil {
 		return linkReply{}, fmt.Errorf("decoding link attributes: %w", err)
 	}
+	var bus, dev string
 	for ad.Next() {
 		switch ad.Type() {
 		case unix.IFLA_MIN_MTU:
 			r.minMTU = int(ad.Uint32())
 		case unix.IFLA_MAX_MTU:
 			r.maxMTU = int(ad.Uint32())
+		case unix.IFLA_PARENT_DEV_NAME:
+			dev = ad.String()
+		case unix.IFLA_PARENT_DEV_BUS_NAME:
+			bus = ad.String()
 		}
 	}
 	if err := ad.Err(); err != nil {
 		return linkReply{}, fmt.Errorf("decoding link attributes: %w", err)
+	}
+	if bus != "" && dev != "" {
+		r.device = bus + "/" + dev
 	}
 	return r, nil
 }

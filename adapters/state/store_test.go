@@ -96,7 +96,7 @@ func TestStoreRefusesWhatItCannotTrust(t *testing.T) {
 	cases := map[string]string{
 		"links as an object": `{"id":{"containerID":"c","ifname":"net1"},"links":{"name":"eth0"}}`,
 		"truncated":          `{"version":1,"id":{"containerID":"c","ifname":"net1"},"links":[{"name":"eth`,
-		"newer format":       `{"version":2,"id":{"containerID":"c","ifname":"net1"}}`,
+		"newer format":       `{"version":3,"id":{"containerID":"c","ifname":"net1"}}`,
 		"unknown key":        `{"version":1,"id":{"containerID":"c","ifname":"net1"},"slaves":["eth0"]}`,
 		"no identity":        `{"version":1,"links":[]}`,
 	}
