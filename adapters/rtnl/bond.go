@@ -96,7 +96,7 @@ func (a *Adapter) Enslave(ctx context.Context, ns domain.Netns, bondIndex, slave
 	}
 	// The check's reply carries the flags too: a slave already down (a
 	// host NIC just moved into the pod) needs no message for that.
-	if cur.link().Up {
+	if wasUp {
 		if err := a.setLink(c, flagsMsg(slaveIndex, false)); err != nil {
 			return wrap(fmt.Sprintf("enslaving %s: setting it down", a.describe(c, slaveIndex)), err)
 		}
