@@ -134,7 +134,7 @@ func snapVFs(t *testing.T, vfs ...*kit.AttachedVF) []vfSnap {
 // loss when its watchdog next asks the PF (every 2 s, rounded to whole
 // seconds: up to 3 s), and the PF's down and the VFs' resets under TCG
 // hold RTNL, which the bond's miimon needs to switch, for up to about 4 s
-// on a loaded machine. Measured: 2.3-3.4 s on a quiet machine, up to 7 s
+// on a loaded machine. Measured: 1.9-3.4 s on a quiet machine, up to 7 s
 // with load average 9 on 2 cores. Once the bond has switched, traffic must
 // resume within maxFailoverGap and a second, as on veths.
 const sriovFailoverBudget = 10 * time.Second
