@@ -223,3 +223,34 @@ func TestIPAMDelFailsBesideTheTeardown(t *testing.T) {
 	require.NoError(t, w.svc.Del(ctx, w.req(hostBondConf, "c1")))
 	assert.Equal(t, initial, w.state())
 }
+
+// bondAtDel is the memory IPAM whose DEL notes whether the bond was still
+// in the pod when it ran.
+type bondAtDel struct {
+	*memory.IPAM
+	k       *memory.Kernel
+	pod     domain.Netns
+	bondWas []bool
+}
+
+func (b *bondAtDel) Del(ctx context.Context, plugin string, conf []byte, inv ports.Invocation) error {
+	_, ok := b.k.Peek(b.pod, "net1")
+	b.bondWas = append(b.bondWas, ok)
+	return b.IPAM.Del(ctx, plugin, conf, inv)
+}
+
+// dhcp releases its lease on the bond, so its DEL is not run beside the
+// teardown: it runs while the bond still exists, before anything goes.
+func TestDHCPDelRunsBeforeTheTeardown(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	initial := w.state()
+	conf := `{"cniVersion":"1.1.0","name":"bond0","type":"bond","mode":"active-backup","miimon":"100",
+"links":[{"name":"eth1000"},{"name":"eth1001"}],"ipam":{"type":"dhcp"}}`
+	_, err := w.svc.Add(ctx, w.req(conf, "c1"))
+	require.NoError(t, err)
+	ipam := &bondAtDel{IPAM: w.ipam, k: w.k, pod: w.pod}
+	require.NoError(t, w.serviceWith(ipam, nil, nil).Del(ctx, w.req(conf, "c1")))
+	assert.Equal(t, []bool{true}, ipam.bondWas, "dhcp's DEL saw the bond")
+	assert.Equal(t, initial, w.state())
+}
