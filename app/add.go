@@ -13,14 +13,7 @@ import (
 // domain, executes them, and on any failure undoes them in reverse so the
 // node is left as it was found.
 func (s *Service) Add(ctx context.Context, req Request) (domain.Result, error) {
-	cfg, err := domain.ParseConfig(req.Config)
-	if err != nil {
-		return domain.Result{}, err
-	}
-	if err := requireEnv(req); err != nil {
-		return domain.Result{}, err
-	}
-	spec, err := cfg.Spec(req.IfName)
+	cfg, spec, err := s.parseSpec("ADD", req)
 	if err != nil {
 		return domain.Result{}, err
 	}

@@ -11,14 +11,7 @@ import (
 // Check compares the live bond with the config, the record and prevResult,
 // then delegates CHECK to IPAM.
 func (s *Service) Check(ctx context.Context, req Request) error {
-	cfg, err := domain.ParseConfig(req.Config)
-	if err != nil {
-		return err
-	}
-	if err := requireEnv(req); err != nil {
-		return err
-	}
-	spec, err := cfg.Spec(req.IfName)
+	cfg, spec, err := s.parseSpec("CHECK", req)
 	if err != nil {
 		return err
 	}
@@ -93,7 +86,7 @@ func driftOf(spec domain.BondSpec, rec domain.Attachment, st domain.BondState, a
 
 // Status reports readiness; the plugin itself needs nothing, so it asks IPAM.
 func (s *Service) Status(ctx context.Context, req Request) error {
-	cfg, err := domain.ParseConfig(req.Config)
+	cfg, err := s.parseConfig("STATUS", req.Config)
 	if err != nil {
 		return err
 	}
@@ -110,7 +103,7 @@ func (s *Service) Status(ctx context.Context, req Request) error {
 // longer lists, as a DEL would, then forwards GC to IPAM. It goes on past
 // failures and reports them all.
 func (s *Service) GC(ctx context.Context, req Request) error {
-	cfg, err := domain.ParseConfig(req.Config)
+	cfg, err := s.parseConfig("GC", req.Config)
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func (s *Service) Del(ctx context.Context, req Request) error {
 	}
 
 	conf := req.Config
-	cfg, perr := domain.ParseConfig(conf)
+	cfg, perr := s.parseConfig("DEL", conf)
 	if perr != nil && haveRec {
 		// The runtime may send a partial config on DEL; the one the ADD used
 		// is in the record.

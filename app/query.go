@@ -83,6 +83,10 @@ type Inspection struct {
 	// Stranded lists recorded host links found back on the host while
 	// the netns is gone.
 	Stranded []StrandedLink
+
+	// UnknownKeys and KeyHints are those of the recorded config.
+	UnknownKeys []string
+	KeyHints    []domain.KeyHint
 }
 
 // LACPPartner reports whether the bond is 802.3ad and its active
@@ -148,12 +152,14 @@ func (s *Service) inspect(ctx context.Context, rec domain.Attachment) Inspection
 
 	if len(rec.Config) == 0 {
 		in.SpecError = "the record holds no network config"
-	} else if cfg, err := domain.ParseConfig(rec.Config); err != nil {
+	} else if cfg, spec, err := domain.ParseSpec(rec.Config, rec.ID.IfName, domain.SpecOptions{}); err != nil {
 		in.SpecError = "recorded config: " + err.Error()
-	} else if spec, err := cfg.Spec(rec.ID.IfName); err != nil {
-		in.SpecError = "recorded config: " + err.Error()
+		if cfg != nil {
+			in.UnknownKeys, in.KeyHints = cfg.UnknownKeys, cfg.KeyHints
+		}
 	} else {
 		in.Spec = &spec
+		in.UnknownKeys, in.KeyHints = cfg.UnknownKeys, cfg.KeyHints
 	}
 
 	if err := s.d.Namespaces.Check(ctx, rec.Netns); err != nil {
@@ -232,43 +238,62 @@ func (s *Service) strandedLinks(ctx context.Context, rec domain.Attachment) []St
 // is valid and, if it is, the plan ADD would execute now.
 type ValidationResult struct {
 	// Valid: the config passes every check ADD makes before it changes
-	// anything, on the links as observed (or as placeholders).
+	// anything, on the links as observed (or as placeholders): ADD would
+	// not fail now for any reason a validation can see.
 	Valid bool
-	// Error is the first refusal ADD would answer (with its CNI code).
+	// Error is the refusal ADD would answer (with its CNI code); nil when
+	// Valid.
 	Error error
+	// Errors lists every problem found: each type, range and cross-key
+	// problem of the config, then each link that ADD would refuse. Error
+	// is the first.
+	Errors []error
 	// Spec is the validated bond (before the plan fixes its MTU).
 	Spec *domain.BondSpec
 	// Plan is what ADD would do, in order.
 	Plan *domain.Plan
 	// Observed lists the links read live; Placeholders those that could not
-	// be (not on the host, or in a pod netns the validation does not know),
-	// for which the plan uses a link with unknown MTU and MAC.
+	// be (in a pod netns the validation does not know), for which the plan
+	// uses a link with unknown MTU and MAC.
 	Observed     []string
 	Placeholders []string
 	// Notes explain what the plan could not know.
 	Notes []string
 	// UnknownKeys are top-level keys the plugin does not read (they still
-	// reach IPAM); a misspelt option shows up here.
+	// reach IPAM); KeyHints those that look like a misspelt bond key.
 	UnknownKeys []string
+	KeyHints    []domain.KeyHint
+}
+
+func (r *ValidationResult) fail(err error) {
+	var de *domain.Error
+	if errors.As(err, &de) && len(de.Problems) > 1 {
+		for _, p := range de.Problems {
+			r.Errors = append(r.Errors, &domain.Error{Code: de.Code, Msg: p})
+		}
+	} else {
+		r.Errors = append(r.Errors, err)
+	}
+	if r.Error == nil {
+		r.Error = err
+	}
 }
 
 // Validate checks a network config as ADD would for a bond named ifname
 // (empty: the config's "ifname"), and returns the plan ADD would execute.
-// It touches nothing. Host links are looked up read-only; links that are
-// absent, or that would be in the pod (linksInContainer), become
-// placeholders, which the result says. The returned error is only for
-// failures of the daemon itself; an invalid config is a result.
+// It touches nothing. Host links are looked up read-only; links that would
+// be in the pod (linksInContainer) become placeholders, which the result
+// says. A host link that is missing or that ADD would refuse makes the
+// result invalid, with the code ADD would answer. The returned error is
+// only for failures of the daemon itself; an invalid config is a result.
 func (s *Service) Validate(ctx context.Context, config []byte, ifname string) (ValidationResult, error) {
 	var res ValidationResult
-	cfg, err := domain.ParseConfig(config)
-	if err != nil {
-		res.Error = err
-		return res, nil
+	cfg, spec, err := domain.ParseSpec(config, ifname, s.specOptions())
+	if cfg != nil {
+		res.UnknownKeys, res.KeyHints = cfg.UnknownKeys, cfg.KeyHints
 	}
-	res.UnknownKeys = cfg.UnknownKeys
-	spec, err := cfg.Spec(ifname)
 	if err != nil {
-		res.Error = err
+		res.fail(err)
 		return res, nil
 	}
 	res.Spec = &spec
@@ -289,13 +314,11 @@ func (s *Service) Validate(ctx context.Context, config []byte, ifname string) (V
 			l, err := s.d.Links.Link(ctx, domain.HostNetns, name)
 			switch {
 			case errors.Is(err, domain.ErrNotFound):
-				note := fmt.Sprintf("link %q is not in the host netns now: ADD would fail with code %d unless it appears", name, domain.CodeLinkNotFound)
 				if h := s.holderOf(ctx, name); h != "" {
-					note = fmt.Sprintf("link %q is not in the host netns: it is held by %s; ADD would fail with code %d", name, h, domain.CodeLinkBusy)
+					res.fail(domain.Errorf(domain.CodeLinkBusy, "links: %q is not in the host netns: it is held by %s", name, h))
+				} else {
+					res.fail(domain.Errorf(domain.CodeLinkNotFound, "links: %q is not in the host netns", name))
 				}
-				res.Notes = append(res.Notes, note)
-				in.Links = append(in.Links, placeholder(name))
-				res.Placeholders = append(res.Placeholders, name)
 				continue
 			case err != nil:
 				return res, wrapPort(err, "looking up %q in the host netns", name)
@@ -305,8 +328,8 @@ func (s *Service) Validate(ctx context.Context, config []byte, ifname string) (V
 				return res, nil
 			}
 			if err := s.checkLink(ctx, spec, domain.HostNetns, l); err != nil {
-				res.Error = err
-				return res, nil
+				res.fail(err)
+				continue
 			}
 			in.Links = append(in.Links, l)
 			res.Observed = append(res.Observed, name)
@@ -320,9 +343,12 @@ func (s *Service) Validate(ctx context.Context, config []byte, ifname string) (V
 	if len(res.Placeholders) > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("placeholders for %s: MTU and MAC unknown, so the plan's MTU is 0 (\"the links' smallest\") unless the config sets one, and duplicate MACs (balance-tlb/alb) are not checked", strings.Join(res.Placeholders, ", ")))
 	}
+	if len(res.Errors) > 0 {
+		return res, nil
+	}
 	plan, err := domain.PlanAdd(in)
 	if err != nil {
-		res.Error = err
+		res.fail(err)
 		return res, nil
 	}
 	res.Valid = true

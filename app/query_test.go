@@ -225,11 +225,44 @@ func TestValidatePlaceholders(t *testing.T) {
 	assert.Equal(t, 0, res.Plan.Spec.MTU)
 	assert.Contains(t, strings.Join(res.Notes, "\n"), "linksInContainer")
 
-	res, err = e.svc.Validate(context.Background(), []byte(hostConf), "net1")
+}
+
+// Host links that are not there: ADD would fail with code 100, so the
+// validation is invalid, with that code and every missing link.
+func TestValidateMissingHostLinksAreInvalid(t *testing.T) {
+	e := newQueryEnv(t)
+	res, err := e.svc.Validate(context.Background(), []byte(hostConf), "net1")
 	require.NoError(t, err)
-	assert.True(t, res.Valid)
-	assert.Equal(t, []string{"eth1000", "eth1001"}, res.Placeholders)
-	assert.Contains(t, strings.Join(res.Notes, "\n"), "not in the host netns now")
+	assert.False(t, res.Valid)
+	assert.Equal(t, domain.CodeLinkNotFound, domain.CodeOf(res.Error, 0))
+	require.Len(t, res.Errors, 2)
+	assert.EqualError(t, res.Errors[0], `links: "eth1000" is not in the host netns`)
+	assert.EqualError(t, res.Errors[1], `links: "eth1001" is not in the host netns`)
+	assert.Nil(t, res.Plan)
+
+	// ADD agrees.
+	_, addErr := e.svc.Add(context.Background(), app.Request{Invocation: ports.Invocation{ContainerID: "c1", Netns: e.k.AddNetns("/run/netns/p1"), IfName: "net1"}, Config: []byte(hostConf)})
+	assert.Equal(t, domain.CodeLinkNotFound, domain.CodeOf(addErr, 0))
+}
+
+func TestValidateListsEveryConfigProblem(t *testing.T) {
+	e := newQueryEnv(t)
+	conf := `{"cniVersion":"1.0.0","name":"x","type":"bond","mode":"active-backup","miimon":"-5","updelay":"x","mtu":1,"logLevel":"verbose","primary":"eth9","links":["eth1000","eth1001"],"lacp_rate":"fast","kubernetes":{}}`
+	res, err := e.svc.Validate(context.Background(), []byte(conf), "net1")
+	require.NoError(t, err)
+	assert.False(t, res.Valid)
+	var msgs []string
+	for _, err := range res.Errors {
+		assert.Equal(t, domain.CodeInvalidConfig, domain.CodeOf(err, 0))
+		msgs = append(msgs, err.Error())
+	}
+	assert.Len(t, msgs, 5, "%q", msgs)
+	all := strings.Join(msgs, "\n")
+	for _, want := range []string{"miimon:", "updelay:", "mtu:", "logLevel:", "primary:"} {
+		assert.Contains(t, all, want)
+	}
+	assert.Equal(t, []string{"kubernetes", "lacp_rate"}, res.UnknownKeys)
+	assert.Equal(t, []domain.KeyHint{{Key: "lacp_rate", Want: "lacpRate"}}, res.KeyHints)
 }
 
 func TestValidateNamesTheHolder(t *testing.T) {
@@ -237,7 +270,9 @@ func TestValidateNamesTheHolder(t *testing.T) {
 	e.twoPods(t)
 	res, err := e.svc.Validate(context.Background(), []byte(hostConf), "net9")
 	require.NoError(t, err)
-	assert.Contains(t, strings.Join(res.Notes, "\n"), "held by container ctr-a (pod default/web-0)")
+	assert.False(t, res.Valid)
+	assert.Equal(t, domain.CodeLinkBusy, domain.CodeOf(res.Error, 0))
+	assert.Contains(t, res.Error.Error(), "held by container ctr-a (pod default/web-0)")
 }
 
 func TestValidateRefusals(t *testing.T) {

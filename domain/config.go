@@ -69,12 +69,18 @@ type Config struct {
 	// ADD result when IPAM was used.
 	DNS DNS
 	// UnknownKeys lists the top-level keys the plugin does not read, sorted.
-	// They still reach IPAM through Raw (calico's "kubernetes", for one);
-	// the app may log them to catch a misspelt key.
+	// They still reach IPAM through Raw (calico's "kubernetes", for one).
 	UnknownKeys []string
+	// KeyHints are the unknown keys that look like the plugin's own
+	// (misspelt, kernel spelling, or a kernel option the plugin does not
+	// set), in key order.
+	KeyHints []KeyHint
 	// Raw is the config exactly as received; IPAM gets it unchanged.
 	Raw []byte
 }
+
+// logKeys are the plugin's logging keys.
+var logKeys = []string{"logLevel", "logFile"}
 
 // cniKeys are the standard top-level keys ParseConfig reads or knowingly
 // leaves to others.
@@ -89,10 +95,49 @@ var cniKeys = []string{
 // involve several keys or the mode are Spec's. Keys match like
 // encoding/json's (exact, else case-insensitive), as the old plugin did.
 // Errors are CodeDecode when data is not a JSON object, else
-// CodeInvalidConfig naming the key, the value and what is allowed.
+// CodeInvalidConfig naming every key that is wrong, its value and what is
+// allowed.
 func ParseConfig(data []byte) (*Config, error) {
+	c, v, err := parse(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// SpecOptions are the node's choices about what a config may do.
+type SpecOptions struct {
+	// RefuseLookalikeKeys makes an unknown key that looks like one of the
+	// plugin's (a KeyHint) an error instead of a warning.
+	RefuseLookalikeKeys bool
+}
+
+// ParseSpec parses and validates a config for a bond named ifname (see
+// Spec) and reports every type, range and cross-key problem at once. The
+// config is returned, as far as it decoded, unless the error is
+// CodeDecode or the input is too large.
+func ParseSpec(data []byte, ifname string, o SpecOptions) (*Config, BondSpec, error) {
+	c, v, err := parse(data)
+	if err != nil {
+		return nil, BondSpec{}, err
+	}
+	if o.RefuseLookalikeKeys {
+		for _, h := range c.KeyHints {
+			v.fail("key "+h.Key, "%s (this node refuses unknown keys that look like bond keys)", h)
+		}
+	}
+	spec, err := c.spec(ifname, v)
+	return c, spec, err
+}
+
+// parse decodes data; every per-key problem is recorded in the returned
+// validator, and only input that is no JSON object is an error.
+func parse(data []byte) (*Config, *validator, error) {
 	if len(data) > MaxConfigBytes {
-		return nil, Errorf(CodeInvalidConfig, "network config: got %d bytes, want at most %d", len(data), MaxConfigBytes)
+		return nil, nil, Errorf(CodeInvalidConfig, "network config: got %d bytes, want at most %d", len(data), MaxConfigBytes)
 	}
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
@@ -103,79 +148,70 @@ func ParseConfig(data []byte) (*Config, error) {
 				what = "not JSON"
 			}
 		}
-		return nil, Errorf(CodeDecode, "network config: got %s, want a JSON object", what)
+		return nil, nil, Errorf(CodeDecode, "network config: got %s, want a JSON object", what)
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
-		return nil, Errorf(CodeDecode, "network config is not valid JSON: %w", err)
+		return nil, nil, Errorf(CodeDecode, "network config is not valid JSON: %w", err)
 	}
 	c := &Config{Raw: slices.Clone(data)}
+	v := newValidator(c)
 	obj := newObject("", top)
 
 	for _, k := range []struct {
 		key string
 		dst *string
-	}{{"cniVersion", &c.CNIVersion}, {"name", &c.Name}, {"type", &c.Type}, {"ifname", &c.IfName},
-		{"logLevel", &c.LogLevel}, {"logFile", &c.LogFile}} {
+	}{
+		{"cniVersion", &c.CNIVersion}, {"name", &c.Name}, {"type", &c.Type}, {"ifname", &c.IfName},
+		{"logLevel", &c.LogLevel}, {"logFile", &c.LogFile},
+	} {
 		raw, key, err := obj.get(k.key)
-		if err != nil {
-			return nil, err
+		if err == nil && raw != nil {
+			*k.dst, err = decodeString(key, raw)
 		}
-		if raw != nil {
-			if *k.dst, err = decodeString(key, raw); err != nil {
-				return nil, err
-			}
-		}
+		v.failErr(k.key, err)
 	}
 	for _, r := range rules {
 		raw, key, err := obj.get(r.Key)
-		if err != nil {
-			return nil, err
+		if err == nil && raw != nil {
+			err = r.decode(c, key, raw)
 		}
-		if raw != nil {
-			if err := r.decode(c, key, raw); err != nil {
-				return nil, err
-			}
-		}
+		v.failErr(r.Key, err)
 	}
-	if err := c.parseIPAM(obj); err != nil {
-		return nil, err
-	}
-	if err := c.parseRuntimeConfig(obj); err != nil {
-		return nil, err
-	}
+	v.failErr("ipam", c.parseIPAM(obj))
+	v.failErr("runtimeConfig", c.parseRuntimeConfig(obj))
 	if raw, key, err := obj.get("prevResult"); err != nil {
-		return nil, err
+		v.failErr("prevResult", err)
 	} else if raw != nil {
 		if raw[0] != '{' {
-			return nil, gotErr(key, raw, "an object (the previous plugin's result)")
+			v.failErr("prevResult", gotErr(key, raw, "an object (the previous plugin's result)"))
+		} else {
+			c.PrevResult = raw
 		}
-		c.PrevResult = raw
 	}
 	if raw, key, err := obj.get("cni.dev/valid-attachments"); err != nil {
-		return nil, err
+		v.failErr("cni.dev/valid-attachments", err)
 	} else if raw != nil {
 		const want = `an array of {"containerID": "...", "ifname": "..."}`
 		if raw[0] != '[' {
-			return nil, gotErr(key, raw, want)
-		}
-		if err := json.Unmarshal(raw, &c.ValidAttachments); err != nil {
-			return nil, Errorf(CodeInvalidConfig, "%s: want %s: %w", key, want, err)
+			v.failErr("cni.dev/valid-attachments", gotErr(key, raw, want))
+		} else if err := json.Unmarshal(raw, &c.ValidAttachments); err != nil {
+			v.failErr("cni.dev/valid-attachments", Errorf(CodeInvalidConfig, "%s: want %s: %w", key, want, err))
 		}
 	}
 	if raw, key, err := obj.get("dns"); err != nil {
-		return nil, err
+		v.failErr("dns", err)
 	} else if raw != nil {
 		const want = "an object with nameservers, domain, search, options"
 		if raw[0] != '{' {
-			return nil, gotErr(key, raw, want)
-		}
-		if err := json.Unmarshal(raw, &c.DNS); err != nil {
-			return nil, Errorf(CodeInvalidConfig, "%s: want %s: %w", key, want, err)
+			v.failErr("dns", gotErr(key, raw, want))
+		} else if err := json.Unmarshal(raw, &c.DNS); err != nil {
+			v.failErr("dns", Errorf(CodeInvalidConfig, "%s: want %s: %w", key, want, err))
 		}
 	}
 	c.UnknownKeys = obj.unknown()
-	return c, nil
+	c.KeyHints = keyHints(c.UnknownKeys)
+	return c, v, nil
 }
 
 func (c *Config) parseIPAM(obj object) error {

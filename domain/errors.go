@@ -42,6 +42,9 @@ type Error struct {
 	Msg     string
 	Details string
 	Err     error
+	// Problems, when the error lists several, are its parts one by one
+	// (Msg joins them).
+	Problems []string
 }
 
 func (e *Error) Error() string {

@@ -18,6 +18,12 @@ const maxProblems = 10
 // All problems are reported at once, with CodeInvalidConfig; a missing or
 // malformed CNI_IFNAME is CodeInvalidEnv.
 func (c *Config) Spec(ifname string) (BondSpec, error) {
+	return c.spec(ifname, newValidator(c))
+}
+
+// spec validates on top of the problems v already holds (ParseSpec's
+// decoding problems), so every problem is reported at once.
+func (c *Config) spec(ifname string, v *validator) (BondSpec, error) {
 	ifKey := "CNI_IFNAME"
 	if ifname == "" {
 		ifname, ifKey = c.IfName, "ifname"
@@ -33,7 +39,6 @@ func (c *Config) Spec(ifname string) (BondSpec, error) {
 		return BondSpec{}, Errorf(code, "%s: %s is not a valid interface name (%s); allowed: %s", ifKey, quote(ifname), why, ifNameRule)
 	}
 
-	v := &validator{c: c, reported: map[string]bool{}}
 	v.network()
 	v.logging()
 	mode, modeOK := v.mode()
@@ -109,6 +114,28 @@ type validator struct {
 	reported map[string]bool
 }
 
+func newValidator(c *Config) *validator { return &validator{c: c, reported: map[string]bool{}} }
+
+// failErr records a decoding error of key, if any.
+func (v *validator) failErr(key string, err error) {
+	if err == nil {
+		return
+	}
+	v.fail(key, "%s", err.Error())
+}
+
+// bad reports whether key already has a problem, so that rules that
+// depend on its value do not guess about it.
+func (v *validator) bad(keys ...string) bool {
+	for _, k := range keys {
+		if v.reported[k] {
+			return true
+		}
+	}
+	return false
+}
+
+
 // fail records a problem with key, once per key.
 func (v *validator) fail(key, format string, args ...any) {
 	if v.reported[key] {
@@ -130,7 +157,7 @@ func (v *validator) err() error {
 	if v.more > 0 {
 		msg += fmt.Sprintf("; and %d more", v.more)
 	}
-	return &Error{Code: CodeInvalidConfig, Msg: msg}
+	return &Error{Code: CodeInvalidConfig, Msg: msg, Problems: slices.Clone(v.problems)}
 }
 
 func (v *validator) logging() {
@@ -145,6 +172,9 @@ func (v *validator) logging() {
 }
 
 func (v *validator) network() {
+	if v.bad("name") {
+		return
+	}
 	n := v.c.Name
 	if n == "" {
 		v.fail("name", "name: missing; the network name is required")
@@ -161,6 +191,9 @@ func (v *validator) network() {
 }
 
 func (v *validator) mode() (Mode, bool) {
+	if v.bad("mode") {
+		return 0, false
+	}
 	if v.c.Mode == "" {
 		v.fail("mode", "mode: missing; allowed: %s", ModeNames())
 		return 0, false
@@ -196,6 +229,9 @@ func badIfName(s string) string {
 }
 
 func (v *validator) links(ifname, ifKey string) {
+	if v.bad("links") {
+		return
+	}
 	ls := v.c.Links
 	switch n := len(ls); {
 	case n == 0:
@@ -281,6 +317,9 @@ func val(p *uint32) uint32 {
 }
 
 func (v *validator) monitoring(m Mode) {
+	if v.bad("miimon", "arpInterval") {
+		return
+	}
 	mi, ai := val(v.c.Miimon), val(v.c.ArpInterval)
 	switch {
 	case mi == 0 && ai == 0:
@@ -299,7 +338,7 @@ func (v *validator) monitoring(m Mode) {
 }
 
 func (v *validator) arp(m Mode) {
-	if !m.SupportsARPMonitor() {
+	if !m.SupportsARPMonitor() || v.bad("arpInterval") {
 		return // the mode rules already refused every ARP key
 	}
 	c := v.c
@@ -339,6 +378,9 @@ func (v *validator) arp(m Mode) {
 }
 
 func (v *validator) delays() {
+	if v.bad("miimon") {
+		return
+	}
 	mi := val(v.c.Miimon)
 	for _, d := range []struct {
 		key string
@@ -365,7 +407,7 @@ func (v *validator) delays() {
 
 func (v *validator) primary(m Mode) {
 	p := v.c.Primary
-	if p == "" || !m.UsesActiveSlave() {
+	if p == "" || !m.UsesActiveSlave() || v.bad("links") {
 		return
 	}
 	if !slices.Contains(v.c.Links, p) {

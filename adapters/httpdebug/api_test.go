@@ -212,12 +212,14 @@ func TestValidate(t *testing.T) {
 	assert.True(t, v.Plan.Steps[1].Beside, "IPAM ADD runs beside the kernel steps")
 	assert.Len(t, v.Plan.Original, 2)
 
-	// Links held by pod A: placeholders, and the note names the holder.
+	// Links held by pod A: ADD would fail with code 101 for each, naming the holder.
 	r, v = postValidate(f, "?ifname=net1", []byte(confA))
 	require.Equal(t, http.StatusOK, r.status)
-	assert.True(t, v.Valid)
-	assert.Equal(t, []string{"eth1000", "eth1001"}, v.Placeholders)
-	assert.Contains(t, strings.Join(v.Notes, "\n"), "held by container "+f.a.ContainerID+" (pod default/web-0)")
+	assert.False(t, v.Valid)
+	require.NotNil(t, v.Error)
+	assert.EqualValues(t, domain.CodeLinkBusy, v.Error.Code)
+	require.Len(t, v.Errors, 2)
+	assert.Contains(t, v.Errors[1].Msg, `"eth1001" is not in the host netns: it is held by container `+f.a.ContainerID+" (pod default/web-0)")
 
 	// ifname from the config when the query has none.
 	r, v = postValidate(f, "", []byte(strings.Replace(conf, `"name":"b"`, `"name":"b","ifname":"bondx"`, 1)))
@@ -238,6 +240,20 @@ func TestValidateRefusals(t *testing.T) {
 	assert.EqualValues(t, domain.CodeInvalidConfig, v.Error.Code)
 	assert.Contains(t, v.Error.Msg, "updelay")
 	assert.Nil(t, v.Plan)
+
+	// Every problem at once, each with its code; look-alike keys hinted.
+	r, v = postValidate(f, "?ifname=net1", []byte(`{"name":"x","type":"bond","mode":"802.3ad","miimon":"often","mtu":5,"logLevel":"loud","links":["a","b"],"lacp_rate":"fast","xmit_hash_policy":"layer3+4"}`))
+	require.Equal(t, http.StatusOK, r.status)
+	assert.False(t, v.Valid)
+	require.Len(t, v.Errors, 3, "%+v", v.Errors)
+	for _, e := range v.Errors {
+		assert.EqualValues(t, domain.CodeInvalidConfig, e.Code)
+	}
+	assert.Equal(t, []string{"lacp_rate", "xmit_hash_policy"}, v.UnknownKeys)
+	assert.Equal(t, []httpdebug.KeyHintJSON{
+		{Key: "lacp_rate", DidYouMean: "lacpRate", Text: "lacp_rate is not a bond plugin key and is ignored; did you mean lacpRate?"},
+		{Key: "xmit_hash_policy", DidYouMean: "xmitHashPolicy", Text: "xmit_hash_policy is not a bond plugin key and is ignored; did you mean xmitHashPolicy?"},
+	}, v.KeyHints)
 
 	// Not JSON / not an object: 400, with the code ADD would answer.
 	for _, body := range []string{`{"name":`, `not json`, `[1]`, ``} {

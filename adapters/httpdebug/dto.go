@@ -177,6 +177,11 @@ type InspectionJSON struct {
 	Drift        []string       `json:"drift"`
 	DriftError   string         `json:"driftError,omitempty"`
 	Stranded     []StrandedJSON `json:"stranded,omitempty"`
+	// UnknownKeys are the recorded config's keys the plugin does not read;
+	// KeyHints those that look like a misspelt bond key (the bond was
+	// built without them).
+	UnknownKeys []string      `json:"unknownKeys,omitempty"`
+	KeyHints    []KeyHintJSON `json:"keyHints,omitempty"`
 }
 
 // CodedErrorJSON is a CNI-style error: the code ADD would answer.
@@ -201,16 +206,37 @@ type PlanJSON struct {
 	Original []LinkJSON `json:"original"`
 }
 
+// KeyHintJSON is an unknown key that looks like one of the plugin's.
+type KeyHintJSON struct {
+	Key string `json:"key"`
+	// DidYouMean is the plugin key it probably means; empty for a kernel
+	// bonding option the plugin does not set.
+	DidYouMean string `json:"didYouMean,omitempty"`
+	// Text is the warning the plugin logs for it.
+	Text string `json:"text"`
+}
+
+func keyHintsJSON(hs []domain.KeyHint) []KeyHintJSON {
+	var out []KeyHintJSON
+	for _, h := range hs {
+		out = append(out, KeyHintJSON{Key: h.Key, DidYouMean: h.Want, Text: h.String()})
+	}
+	return out
+}
+
 // ValidationJSON is POST /v1/validate.
 type ValidationJSON struct {
-	Valid        bool            `json:"valid"`
-	Error        *CodedErrorJSON `json:"error,omitempty"`
-	Spec         *SpecJSON       `json:"spec,omitempty"`
-	Plan         *PlanJSON       `json:"plan,omitempty"`
-	Observed     []string        `json:"observed"`
-	Placeholders []string        `json:"placeholders"`
-	Notes        []string        `json:"notes"`
-	UnknownKeys  []string        `json:"unknownKeys,omitempty"`
+	Valid bool `json:"valid"`
+	// Error is the refusal ADD would answer; Errors every problem found.
+	Error        *CodedErrorJSON  `json:"error,omitempty"`
+	Errors       []CodedErrorJSON `json:"errors,omitempty"`
+	Spec         *SpecJSON        `json:"spec,omitempty"`
+	Plan         *PlanJSON        `json:"plan,omitempty"`
+	Observed     []string         `json:"observed"`
+	Placeholders []string         `json:"placeholders"`
+	Notes        []string         `json:"notes"`
+	UnknownKeys  []string         `json:"unknownKeys,omitempty"`
+	KeyHints     []KeyHintJSON    `json:"keyHints,omitempty"`
 }
 
 // ErrorJSON is every error the API answers.
@@ -323,6 +349,7 @@ func inspectionJSON(in app.Inspection) InspectionJSON {
 		Netns:     NetnsJSON{Path: string(in.Attachment.Netns), Status: string(in.Netns), Error: in.NetnsError},
 		SpecError: in.SpecError, BondError: in.BondError, Slaves: []SlaveJSON{},
 		Drift: append([]string{}, in.Drift...), DriftError: in.DriftError,
+		UnknownKeys: in.UnknownKeys, KeyHints: keyHintsJSON(in.KeyHints),
 	}
 	j.AsConfigured = in.DriftError == "" && len(in.Drift) == 0 && in.Bond != nil
 	if in.Spec != nil {
@@ -365,10 +392,13 @@ func inspectionJSON(in app.Inspection) InspectionJSON {
 func validationJSON(v app.ValidationResult) ValidationJSON {
 	j := ValidationJSON{
 		Valid: v.Valid, Observed: nonNil(v.Observed), Placeholders: nonNil(v.Placeholders),
-		Notes: nonNil(v.Notes), UnknownKeys: v.UnknownKeys,
+		Notes: nonNil(v.Notes), UnknownKeys: v.UnknownKeys, KeyHints: keyHintsJSON(v.KeyHints),
 	}
 	if v.Error != nil {
 		j.Error = &CodedErrorJSON{Code: uint(domain.CodeOf(v.Error, codeInternal)), Msg: v.Error.Error()}
+	}
+	for _, e := range v.Errors {
+		j.Errors = append(j.Errors, CodedErrorJSON{Code: uint(domain.CodeOf(e, codeInternal)), Msg: e.Error()})
 	}
 	if v.Spec != nil {
 		s := specJSON(*v.Spec)

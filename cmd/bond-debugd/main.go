@@ -187,6 +187,7 @@ func Module(o Options) fx.Option {
 				return readonly.Store{S: state.NewMoved(o.StateDir, o.PreviousStateDir)}
 			}, fx.As(new(ports.Store))),
 			newNodePolicy,
+			wiring.NodePolicyFromEnv,
 			wiring.NewService,
 			NewServer,
 			NewDaemon,
