@@ -17,18 +17,26 @@ all: build
 build:
 	go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
-## release: static binaries for linux/amd64 and linux/arm64 in dist/, with SHA256SUMS
+## release: static binaries of every command (bond, bond-debugd) and of bond-install for
+## linux/amd64 and linux/arm64 in dist/, with SHA256SUMS; the host's own are run to check
+## the version stamp. `make test` runs it, so it cannot break unnoticed.
 PLATFORMS := linux/amd64 linux/arm64
-CMDS      := $(patsubst cmd/%/,%,$(wildcard cmd/*/))
+# cmd/internal holds packages shared by the commands, not a command.
+CMDS      := $(filter-out internal,$(patsubst cmd/%/,%,$(wildcard cmd/*/)))
 release:
 	rm -rf dist && mkdir -p dist
-	set -e; for p in $(PLATFORMS); do for c in $(CMDS); do \
-	  GOOS=$${p%/*} GOARCH=$${p#*/} go build -trimpath -ldflags "$(LDFLAGS)" -o dist/$$c-$${p%/*}-$${p#*/} ./cmd/$$c; \
-	done; done
+	set -e; for p in $(PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; \
+	  for c in $(CMDS); do GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags "$(LDFLAGS)" -o dist/$$c-$$os-$$arch ./cmd/$$c; done; \
+	  GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags "$(LDFLAGS)" -o dist/bond-install-$$os-$$arch ./deploy/installer; \
+	done
 	cd dist && sha256sum -- * > SHA256SUMS && sha256sum -c --quiet SHA256SUMS
-	@set -e; h=$$(go env GOOS)-$$(go env GOARCH); if [ -x dist/bond-$$h ]; then \
+	@set -e; h=$$(go env GOOS)-$$(go env GOARCH); n=$$(ls dist | grep -c -- '-linux-'); \
+	  want=$$(( ($(words $(CMDS)) + 1) * $(words $(PLATFORMS)) )); \
+	  [ "$$n" -eq "$$want" ] || { echo "release: $$n binaries in dist/, want $$want" >&2; exit 1; }; \
+	  if [ -x dist/bond-$$h ]; then \
 	  dist/bond-$$h 2>&1 | grep -F "bond CNI plugin $(VERSION) (commit $(COMMIT))"; \
-	  if [ -x dist/bond-debugd-$$h ]; then dist/bond-debugd-$$h --version | grep -F "bond-debugd $(VERSION) (commit $(COMMIT)"; fi; fi
+	  dist/bond-debugd-$$h --version | grep -F "bond-debugd $(VERSION) (commit $(COMMIT)"; \
+	  dist/bond-install-$$h -help 2>&1 | grep -q -- -dest; fi
 	@cat dist/SHA256SUMS
 
 ## manifests: deploy/ manifests decode strictly into the Kubernetes types; NAD configs pass our parser
@@ -49,7 +57,7 @@ test: deps unit kernel-test sriov-test
 unit:
 	go vet ./...
 	go test -count=1 ./...
-	$(MAKE) --no-print-directory manifests fuzz
+	$(MAKE) --no-print-directory manifests fuzz release
 
 ## fuzz: the fuzz targets, each for a bounded time (FUZZTIME, default 15s)
 FUZZTIME ?= 15s
