@@ -135,6 +135,66 @@ type SlaveState struct {
 	LinkFailureCount uint32
 	PermMAC          net.HardwareAddr
 	AggregatorID     uint16
+	// LACP is the slave's 802.3ad port state (nil outside 802.3ad, or
+	// when the kernel reports none).
+	LACP *SlaveLACP
+	// Counters are the slave link's own traffic counters (nil when not
+	// reported).
+	Counters *LinkCounters
+}
+
+// SlaveLACP is an 802.3ad port's state as the bond last exchanged it: ours
+// (actor) and the partner's, as the state octet of the LACPDU.
+type SlaveLACP struct {
+	ActorState   LACPPortState
+	PartnerState LACPPortState
+}
+
+// LACPPortState is the LACPDU's port state octet (IEEE 802.1AX).
+type LACPPortState uint8
+
+// The bits of LACPPortState, lowest first.
+const (
+	LACPActivity        LACPPortState = 1 << iota // active LACP (else passive)
+	LACPTimeout                                   // short timeout: fast rate
+	LACPAggregation                               // the link may be aggregated
+	LACPSynchronization                           // in sync with the partner's aggregator
+	LACPCollecting                                // receiving frames
+	LACPDistributing                              // sending frames
+	LACPDefaulted                                 // using default partner info: no LACPDU received
+	LACPExpired                                   // the partner's info timed out
+)
+
+// LACPPortStateBits names the bits of LACPPortState, in bit order.
+var LACPPortStateBits = []struct {
+	Bit  LACPPortState
+	Name string
+}{
+	{LACPActivity, "activity"}, {LACPTimeout, "timeout"}, {LACPAggregation, "aggregation"},
+	{LACPSynchronization, "synchronization"}, {LACPCollecting, "collecting"},
+	{LACPDistributing, "distributing"}, {LACPDefaulted, "defaulted"}, {LACPExpired, "expired"},
+}
+
+// Has reports whether every bit of b is set.
+func (s LACPPortState) Has(b LACPPortState) bool { return s&b == b }
+
+// Names lists the set bits by name.
+func (s LACPPortState) Names() []string {
+	var out []string
+	for _, b := range LACPPortStateBits {
+		if s.Has(b.Bit) {
+			out = append(out, b.Name)
+		}
+	}
+	return out
+}
+
+// LinkCounters are a link's traffic counters since it was created.
+type LinkCounters struct {
+	RxPackets, TxPackets uint64
+	RxBytes, TxBytes     uint64
+	RxErrors, TxErrors   uint64
+	RxDropped, TxDropped uint64
 }
 
 // AdInfo is the bond's active 802.3ad aggregator.

@@ -20,13 +20,43 @@ func TestHealthz(t *testing.T) {
 	f := newFixture(t)
 	var h map[string]string
 	f.getJSON("/healthz", &h)
-	assert.Equal(t, map[string]string{"status": "ok", "version": "v0.0.0-test (abc1234)"}, h)
+	assert.Equal(t, map[string]string{"status": "ok", "version": "v0.0.0-test", "commit": "abc1234", "node": "worker-3"}, h)
 	assert.Equal(t, http.StatusOK, f.do("HEAD", "/healthz", nil).status)
 
 	r := f.do("POST", "/healthz", nil)
 	assert.Equal(t, http.StatusMethodNotAllowed, r.status)
 	assert.Equal(t, "GET, HEAD", r.header.Get("Allow"))
 	errorOf(t, r)
+}
+
+// GET /v1/bonds answers every bond live in one request: the same
+// inspections as one GET per attachment.
+func TestBondsInOneRequest(t *testing.T) {
+	f := newFixture(t)
+	f.k.SetCounters(f.podB, "net1", domain.LinkCounters{RxPackets: 10, TxPackets: 20, RxBytes: 1000, TxBytes: 2000, RxErrors: 1, TxDropped: 2})
+	var n httpdebug.NodeJSON
+	f.getJSON("/v1/bonds", &n)
+	assert.Equal(t, "worker-3", n.Node)
+	assert.Equal(t, "v0.0.0-test", n.Version)
+	assert.Equal(t, "abc1234", n.Commit)
+	require.Equal(t, 2, n.Count)
+	require.Len(t, n.Bonds, 2)
+	for i, id := range []domain.AttachmentID{f.a, f.b} {
+		one := f.inspect(id)
+		got := n.Bonds[i]
+		assert.Equal(t, one.Attachment, got.Attachment)
+		assert.Equal(t, one.Slaves, got.Slaves)
+		assert.Equal(t, one.AsConfigured, got.AsConfigured)
+	}
+	b := n.Bonds[1]
+	require.Len(t, b.Slaves, 2)
+	s := b.Slaves[0]
+	require.NotNil(t, s.LACP, "802.3ad slaves carry their port state")
+	assert.Equal(t, []string{"activity", "timeout", "aggregation", "defaulted"}, s.LACP.ActorStateFlags, "lacpRate fast, no partner")
+	assert.EqualValues(t, 0x47, s.LACP.ActorState)
+	assert.Equal(t, []string{}, s.LACP.PartnerStateFlags)
+	assert.Equal(t, &httpdebug.CountersJSON{RxPackets: 10, TxPackets: 20, RxBytes: 1000, TxBytes: 2000, RxErrors: 1, TxDropped: 2}, s.Counters)
+	assert.Nil(t, n.Bonds[0].Slaves[0].LACP, "no LACP state outside 802.3ad")
 }
 
 func TestListAttachments(t *testing.T) {

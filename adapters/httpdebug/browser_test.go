@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"image/png"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,16 +68,32 @@ func TestPageInChromium(t *testing.T) {
 	podC := f.k.AddNetns("/var/run/netns/cni-0c3e9d71-cccc")
 	f.k.AddVirtual(podC, "veth", "net1", 0, nil)
 	f.k.AddVirtual(podC, "veth", "net2", 0, nil)
-	c := f.add(confB, podC, "c0ffee00d15ea5e0000000000000cccc", "bond0", "batch/job-7")
+	c := f.add(strings.Replace(confB, `"lacpRate":"fast"`, `"lacp_rate":"fast"`, 1), podC, "c0ffee00d15ea5e0000000000000cccc", "bond0", "batch/job-7")
 	f.k.DestroyNetns(podC)
 	f.store.PutRaw(domain.AttachmentID{ContainerID: "broken", IfName: "net1"}, []byte(`{"links":{}}`))
+	f.k.SetCounters(f.podB, "net1", domain.LinkCounters{RxPackets: 1200, TxPackets: 3400, RxBytes: 1_500_000, TxBytes: 4_200_000, RxDropped: 3})
 
-	dom := headless(t, bin, f.srv.URL+"/", "--dump-dom")
+	// Count what the page asks for: one request per refresh, for the whole node.
+	var mu sync.Mutex
+	hits := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits[r.URL.Path]++
+		mu.Unlock()
+		f.handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+
+	dom := headless(t, bin, srv.URL+"/", "--dump-dom")
 	for _, want := range []string{
 		`data-container-id="` + f.a.ContainerID + `"`, `data-container-id="` + f.b.ContainerID + `"`,
 		`data-container-id="` + c.ContainerID + `"`,
 		"web-0", "du-0", "telco", "job-7", "eth1000", "eth1001", "802.3ad", "active-backup",
 		"as configured", "netns gone", "★ active", "3</b> attachments", "1</b> slave down", "1</b> unreadable record",
+		// The node, the per-slave LACP state and counters, the ignored key.
+		`id="node" title="node">worker-3<`, "LACP actor ", "LACP partner ", "0x47 activity timeout aggregation defaulted",
+		"rx 1.5 MB / 1200 pkts · tx 4.2 MB / 3400 pkts", "drop 3", "1 ignored key",
+		"lacp_rate is not a bond plugin key and is ignored; did you mean lacpRate?",
 	} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the page does not show %q", want)
@@ -82,15 +101,23 @@ func TestPageInChromium(t *testing.T) {
 	}
 	assert.Equal(t, 3, strings.Count(dom, `class="bondpic"`), "one picture per bond")
 	assert.Regexp(t, regexp.MustCompile(`id="status-text">live · updated`), dom, "the fetch of the JSON API succeeded")
+	mu.Lock()
+	for path, n := range hits {
+		if path != "/" && path != "/v1/bonds" && path != "/favicon.ico" {
+			t.Errorf("the page requested %s %d times; it must refresh with GET /v1/bonds alone", path, n)
+		}
+	}
+	assert.GreaterOrEqual(t, hits["/v1/bonds"], 1)
+	mu.Unlock()
 
 	shot := filepath.Join(t.TempDir(), "page.png")
-	headless(t, bin, f.srv.URL+"/", "--screenshot="+shot)
+	headless(t, bin, srv.URL+"/", "--screenshot="+shot, "--window-size=1400,900")
 	data, err := os.ReadFile(shot)
 	require.NoError(t, err)
 	img, err := png.Decode(bytes.NewReader(data))
 	require.NoError(t, err)
-	assert.Equal(t, 1200, img.Bounds().Dx())
-	assert.Equal(t, 800, img.Bounds().Dy())
+	assert.Equal(t, 1400, img.Bounds().Dx())
+	assert.Equal(t, 900, img.Bounds().Dy())
 	colors := map[[3]uint8]int{}
 	for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y++ {
 		for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x++ {

@@ -115,6 +115,10 @@ type SlaveJSON struct {
 	SpeedError       string `json:"speedError,omitempty"`
 	// VF is set for a slave that is an SR-IOV VF.
 	VF *VFJSON `json:"vf,omitempty"`
+	// LACP is the 802.3ad port state (802.3ad bonds only).
+	LACP *SlaveLACPJSON `json:"lacp,omitempty"`
+	// Counters are the slave link's traffic counters.
+	Counters *CountersJSON `json:"counters,omitempty"`
 }
 
 // VFJSON is where an SR-IOV VF slave sits and what its PF enforces.
@@ -140,6 +144,51 @@ func vfJSON(s app.SlaveInspection) *VFJSON {
 	j := &VFJSON{PF: v.PF, PFPCI: v.PFPCI, Index: v.Index, PCI: v.PCI, Trust: v.Trust, SpoofChk: v.SpoofChk, SharedPFWith: s.SharedPF}
 	if v.HasAdminMAC() {
 		j.AdminMAC = v.AdminMAC.String()
+	}
+	return j
+}
+
+// SlaveLACPJSON is a slave's 802.3ad port state, ours (actor) and the
+// partner's: the LACPDU's state octet and its set flags by name.
+type SlaveLACPJSON struct {
+	ActorState        uint8    `json:"actorState"`
+	ActorStateFlags   []string `json:"actorStateFlags"`
+	PartnerState      uint8    `json:"partnerState"`
+	PartnerStateFlags []string `json:"partnerStateFlags"`
+}
+
+// CountersJSON are a link's traffic counters since it was created.
+type CountersJSON struct {
+	RxPackets uint64 `json:"rxPackets"`
+	TxPackets uint64 `json:"txPackets"`
+	RxBytes   uint64 `json:"rxBytes"`
+	TxBytes   uint64 `json:"txBytes"`
+	RxErrors  uint64 `json:"rxErrors"`
+	TxErrors  uint64 `json:"txErrors"`
+	RxDropped uint64 `json:"rxDropped"`
+	TxDropped uint64 `json:"txDropped"`
+}
+
+func slaveJSON(in app.Inspection, s app.SlaveInspection) SlaveJSON {
+	j := SlaveJSON{
+		Name: s.Link.Name, Index: s.Link.Index, MAC: macString(s.Link.MAC), PermMAC: macString(s.PermMAC),
+		MTU: s.Link.MTU, AdminUp: s.Link.Up, Carrier: s.Link.Carrier,
+		MIIStatus: s.MIIStatus, Up: s.MIIStatus == "up", Active: s.Active,
+		CurrentActive:    in.Bond != nil && in.Bond.ActiveSlave != "" && in.Bond.ActiveSlave == s.Link.Name,
+		LinkFailureCount: s.LinkFailureCount, AggregatorID: s.AggregatorID,
+		SpeedMbps: s.SpeedMbps, Duplex: s.Duplex, SpeedError: s.SpeedError, VF: vfJSON(s),
+	}
+	if l := s.LACP; l != nil {
+		j.LACP = &SlaveLACPJSON{
+			ActorState: uint8(l.ActorState), ActorStateFlags: nonNil(l.ActorState.Names()),
+			PartnerState: uint8(l.PartnerState), PartnerStateFlags: nonNil(l.PartnerState.Names()),
+		}
+	}
+	if c := s.Counters; c != nil {
+		j.Counters = &CountersJSON{
+			RxPackets: c.RxPackets, TxPackets: c.TxPackets, RxBytes: c.RxBytes, TxBytes: c.TxBytes,
+			RxErrors: c.RxErrors, TxErrors: c.TxErrors, RxDropped: c.RxDropped, TxDropped: c.TxDropped,
+		}
 	}
 	return j
 }
@@ -182,6 +231,19 @@ type InspectionJSON struct {
 	// built without them).
 	UnknownKeys []string      `json:"unknownKeys,omitempty"`
 	KeyHints    []KeyHintJSON `json:"keyHints,omitempty"`
+}
+
+// NodeJSON is GET /v1/bonds: every bond of the node, live.
+type NodeJSON struct {
+	Node    string           `json:"node,omitempty"`
+	Version string           `json:"version"`
+	Commit  string           `json:"commit"`
+	ReadAt  time.Time        `json:"readAt"`
+	Count   int              `json:"count"`
+	Bonds   []InspectionJSON `json:"bonds"`
+	// Unreadable are record files this version cannot read, as in
+	// GET /v1/attachments.
+	Unreadable []UnreadableJSON `json:"unreadable"`
 }
 
 // CodedErrorJSON is a CNI-style error: the code ADD would answer.
@@ -374,14 +436,7 @@ func inspectionJSON(in app.Inspection) InspectionJSON {
 		j.Bond = bj
 	}
 	for _, s := range in.Slaves {
-		j.Slaves = append(j.Slaves, SlaveJSON{
-			Name: s.Link.Name, Index: s.Link.Index, MAC: macString(s.Link.MAC), PermMAC: macString(s.PermMAC),
-			MTU: s.Link.MTU, AdminUp: s.Link.Up, Carrier: s.Link.Carrier,
-			MIIStatus: s.MIIStatus, Up: s.MIIStatus == "up", Active: s.Active,
-			CurrentActive:    in.Bond != nil && in.Bond.ActiveSlave != "" && in.Bond.ActiveSlave == s.Link.Name,
-			LinkFailureCount: s.LinkFailureCount, AggregatorID: s.AggregatorID,
-			SpeedMbps: s.SpeedMbps, Duplex: s.Duplex, SpeedError: s.SpeedError, VF: vfJSON(s),
-		})
+		j.Slaves = append(j.Slaves, slaveJSON(in, s))
 	}
 	for _, s := range in.Stranded {
 		j.Stranded = append(j.Stranded, StrandedJSON{Recorded: s.Recorded.Name, Name: s.Now.Name, Index: s.Now.Index})

@@ -84,7 +84,7 @@ func newFixture(t *testing.T) *fixture {
 		Namespaces: f.k, Props: f.k, IPAM: readonly.IPAM{}, Store: readonly.Store{S: f.store}, Locks: readonly.Locks{},
 	})
 	require.NoError(t, err)
-	f.debugSrv = httpdebug.New(reader, httpdebug.Options{Version: "v0.0.0-test (abc1234)", RequestTimeout: 10 * time.Second})
+	f.debugSrv = httpdebug.New(reader, httpdebug.Options{Version: "v0.0.0-test", Commit: "abc1234", NodeName: "worker-3", RequestTimeout: 10 * time.Second})
 	f.handler = f.debugSrv.Handler()
 	f.srv = httptest.NewServer(f.handler) // 127.0.0.1:<ephemeral>
 	t.Cleanup(f.srv.Close)

@@ -53,9 +53,9 @@ func inlineHash(page, tag string) (string, error) {
 func (s *Server) page(w http.ResponseWriter, _ *http.Request) {
 	var b bytes.Buffer
 	err := pageTmpl.Execute(&b, struct {
-		Version   string
-		RefreshMS int64
-	}{s.o.Version, s.o.Refresh.Milliseconds()})
+		Version, Commit, NodeName string
+		RefreshMS                 int64
+	}{s.o.Version, s.o.Commit, s.o.NodeName, s.o.Refresh.Milliseconds()})
 	var csp string
 	if err == nil {
 		csp, err = pageCSP(b.String())

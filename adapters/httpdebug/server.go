@@ -6,6 +6,7 @@
 //	GET  /                                        HTML page (inline CSS, JS and SVG)
 //	GET  /healthz                                 liveness
 //	GET  /v1/attachments                          the attachment records
+//	GET  /v1/bonds                                every bond, live, in one answer (the page's)
 //	GET  /v1/attachments/{containerID}/{ifname}   one bond, live, with its drift
 //	POST /v1/validate[?ifname=NAME]               a config in, the verdict and ADD's plan out
 //	GET  /metrics                                 Prometheus text format
@@ -60,8 +61,12 @@ type Queries interface {
 
 // Options tune the server; zero values take the defaults.
 type Options struct {
-	// Version is shown on the page and by /healthz.
+	// Version is shown on the page and by /healthz; Commit is the build's
+	// revision. Both label bondcni_build_info.
 	Version string
+	Commit  string
+	// NodeName is the node the daemon runs on (the page's title).
+	NodeName string
 	// RequestTimeout bounds each request, /metrics included; default 20s.
 	RequestTimeout time.Duration
 	// MaxInFlight bounds the requests reading the kernel at once; more
@@ -97,6 +102,9 @@ func New(q Queries, o Options) *Server {
 	if o.Version == "" {
 		o.Version = "dev"
 	}
+	if o.Commit == "" {
+		o.Commit = "unknown"
+	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -104,7 +112,7 @@ func New(q Queries, o Options) *Server {
 	s.reg = prometheus.NewRegistry()
 	// A scrape must finish within the request's own timeout.
 	s.reg.MustRegister(
-		newCollector(q, o.RequestTimeout*3/4),
+		newCollector(q, o.RequestTimeout*3/4, o.Version, o.Commit),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -185,6 +193,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /{$}", s.page)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /v1/attachments", s.list)
+	mux.HandleFunc("GET /v1/bonds", s.bonds)
 	mux.HandleFunc("GET /v1/attachments/{containerID}/{ifname}", s.inspect)
 	mux.HandleFunc("POST /v1/validate", s.validate)
 	mux.Handle("GET /metrics", s.withSlot(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
@@ -194,7 +203,7 @@ func (s *Server) routes() http.Handler {
 	// The same paths with any other method: a JSON 405 naming the method
 	// allowed (the mux's own 405 is plain text).
 	for path, allow := range map[string]string{
-		"/healthz": "GET, HEAD", "/v1/attachments": "GET, HEAD", "/v1/attachments/{containerID}/{ifname}": "GET, HEAD",
+		"/healthz": "GET, HEAD", "/v1/attachments": "GET, HEAD", "/v1/bonds": "GET, HEAD", "/v1/attachments/{containerID}/{ifname}": "GET, HEAD",
 		"/v1/validate": "POST", "/metrics": "GET, HEAD",
 	} {
 		mux.HandleFunc(path, methodNotAllowed(allow))
@@ -305,11 +314,33 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed("GET, HEAD")(w, r)
 		return
 	}
-	writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint %s; see / for the page, /v1/attachments, /v1/validate, /metrics, /healthz", r.URL.Path))
+	writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint %s; see / for the page, /v1/attachments, /v1/bonds, /v1/validate, /metrics, /healthz", r.URL.Path))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.o.Version})
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.o.Version, "commit": s.o.Commit, "node": s.o.NodeName})
+}
+
+// bonds answers every bond of the node in one request, so the page
+// refreshes with one round trip however many pods there are.
+func (s *Server) bonds(w http.ResponseWriter, r *http.Request) {
+	release, ok := s.acquire(w, r)
+	if !ok {
+		return
+	}
+	defer release()
+	ins, err := inspectAll(r.Context(), s.q)
+	if err != nil {
+		s.log.Error("listing attachments", "err", err)
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	out := NodeJSON{Node: s.o.NodeName, Version: s.o.Version, Commit: s.o.Commit, ReadAt: time.Now().UTC(), Count: len(ins), Bonds: []InspectionJSON{},
+		Unreadable: s.unreadable(r.Context())}
+	for _, in := range ins {
+		out.Bonds = append(out.Bonds, inspectionJSON(in))
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {
@@ -319,18 +350,26 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	out := ListJSON{Count: len(recs), Attachments: []AttachmentJSON{}, Unreadable: []UnreadableJSON{}}
+	out := ListJSON{Count: len(recs), Attachments: []AttachmentJSON{}}
 	for _, a := range recs {
 		out.Attachments = append(out.Attachments, attachmentJSON(a))
 	}
-	bad, err := s.q.UnreadableRecords(r.Context())
+	out.Unreadable = s.unreadable(r.Context())
+	writeJSON(w, http.StatusOK, out)
+}
+
+// unreadable lists the record files this version cannot read (logged, and
+// left out, if even that fails).
+func (s *Server) unreadable(ctx context.Context) []UnreadableJSON {
+	out := []UnreadableJSON{}
+	bad, err := s.q.UnreadableRecords(ctx)
 	if err != nil {
 		s.log.Error("listing unreadable records", "err", err)
 	}
 	for _, b := range bad {
-		out.Unreadable = append(out.Unreadable, UnreadableJSON{File: b.File, Error: b.Err})
+		out = append(out, UnreadableJSON{File: b.File, Error: b.Err})
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
 }
 
 func (s *Server) inspect(w http.ResponseWriter, r *http.Request) {

@@ -620,7 +620,8 @@ func (k *Kernel) Bond(ctx context.Context, ns domain.Netns, name string) (domain
 	ups := 0
 	for _, s := range slaves {
 		mii := linkState(b, s, bl.up)
-		ss := domain.SlaveState{Link: k.view(n, s), MIIStatus: mii, PermMAC: slices.Clone(s.slave.permHW)}
+		counters := s.counters
+		ss := domain.SlaveState{Link: k.view(n, s), MIIStatus: mii, PermMAC: slices.Clone(s.slave.permHW), Counters: &counters}
 		switch {
 		case b.mode.UsesActiveSlave():
 			ss.Active = s.index == b.active
@@ -629,6 +630,14 @@ func (k *Kernel) Bond(ctx context.Context, ns domain.Netns, name string) (domain
 			if ss.Active {
 				ss.AggregatorID = 1
 			}
+			// No partner ever answers in memory: the port runs on
+			// defaulted partner information, as a real one without a
+			// LACP peer does.
+			actor := domain.LACPActivity | domain.LACPAggregation | domain.LACPDefaulted
+			if b.lacpRate == domain.LacpRate(1) {
+				actor |= domain.LACPTimeout
+			}
+			ss.LACP = &domain.SlaveLACP{ActorState: actor}
 		default:
 			ss.Active = true
 		}

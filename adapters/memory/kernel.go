@@ -82,8 +82,9 @@ type link struct {
 	vf       *domain.VF // an SR-IOV VF: its PF and the PF's view of it
 	vfLocked bool       // the PF refuses the VF any other MAC
 	addrs    []netip.Prefix
-	bond     *bond  // set for bonds
-	slave    *slave // set while enslaved
+	counters domain.LinkCounters // traffic counters (scenery; the memory kernel moves no traffic)
+	bond     *bond               // set for bonds
+	slave    *slave              // set while enslaved
 }
 
 // bond is the bonding driver's state of one bond, as its params hold it.
@@ -268,6 +269,11 @@ func (k *Kernel) SetSpeed(ns domain.Netns, name string, mbps int, duplex string)
 // carrier only when plugged.
 func (k *Kernel) SetCarrier(ns domain.Netns, name string, plugged bool) {
 	k.update(ns, name, func(l *link) { l.cable = plugged })
+}
+
+// SetCounters sets a link's traffic counters, which Bond reports for slaves.
+func (k *Kernel) SetCounters(ns domain.Netns, name string, c domain.LinkCounters) {
+	k.update(ns, name, func(l *link) { l.counters = c })
 }
 
 // SetPCIAddress sets the PCI address PCIAddress reports ("" for none).

@@ -180,7 +180,11 @@ func (a *Adapter) Bond(ctx context.Context, ns domain.Netns, name string) (domai
 		}
 		l := p.link()
 		names[p.Index] = l.Name
-		st.Slaves = append(st.Slaves, slaveFrom(l, sd))
+		var stats *rtnetlink.LinkStats64
+		if p.Attributes != nil {
+			stats = p.Attributes.Stats64
+		}
+		st.Slaves = append(st.Slaves, slaveFrom(l, sd, stats))
 	}
 	// The kernel reports primary and active slave as ifindexes; both are
 	// enslaved (it reports a primary only once it is).

@@ -202,9 +202,9 @@ func bondFrom(b *driver.Bond) domain.BondOptions {
 // miiStatusNames are IFLA_BOND_SLAVE_MII_STATUS values 0-3.
 var miiStatusNames = []string{"up", "fail", "down", "back"}
 
-// slaveFrom reads a slave's bonding state.
-func slaveFrom(l domain.Link, s *driver.BondSlave) domain.SlaveState {
-	st := domain.SlaveState{Link: l}
+// slaveFrom reads a slave's bonding state and its link's counters.
+func slaveFrom(l domain.Link, s *driver.BondSlave, stats *rtnetlink.LinkStats64) domain.SlaveState {
+	st := domain.SlaveState{Link: l, Counters: countersFrom(stats)}
 	if s == nil {
 		return st
 	}
@@ -223,7 +223,27 @@ func slaveFrom(l domain.Link, s *driver.BondSlave) domain.SlaveState {
 	if s.AggregatorId != nil {
 		st.AggregatorID = *s.AggregatorId
 	}
+	// The kernel sends both port states only for 802.3ad slaves; the
+	// partner's is a u16 attribute carrying the one-octet LACPDU field.
+	if s.AdActorOperPortState != nil && s.AdPartnerOperPortState != nil {
+		st.LACP = &domain.SlaveLACP{
+			ActorState:   domain.LACPPortState(*s.AdActorOperPortState),
+			PartnerState: domain.LACPPortState(uint8(*s.AdPartnerOperPortState)),
+		}
+	}
 	return st
+}
+
+// countersFrom reads IFLA_STATS64, which the kernel puts in every link
+// message; nil when absent.
+func countersFrom(s *rtnetlink.LinkStats64) *domain.LinkCounters {
+	if s == nil {
+		return nil
+	}
+	return &domain.LinkCounters{
+		RxPackets: s.RXPackets, TxPackets: s.TXPackets, RxBytes: s.RXBytes, TxBytes: s.TXBytes,
+		RxErrors: s.RXErrors, TxErrors: s.TXErrors, RxDropped: s.RXDropped, TxDropped: s.TXDropped,
+	}
 }
 
 func adInfoFrom(ai *driver.BondAdInfo) *domain.AdInfo {

@@ -173,13 +173,20 @@ func TestSlaveFrom(t *testing.T) {
 	st := slaveFrom(domain.Link{Name: "eth1"}, &driver.BondSlave{
 		State: &state, MiiStatus: &mii, LinkFailureCount: ptr[uint32](2),
 		PermHardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}, AggregatorId: ptr[uint16](3),
-	})
+		AdActorOperPortState: ptr[uint8](0x3d), AdPartnerOperPortState: ptr[uint16](0x3f),
+	}, &rtnetlink.LinkStats64{RXPackets: 1, TXPackets: 2, RXBytes: 3, TXBytes: 4, RXErrors: 5, TXErrors: 6, RXDropped: 7, TXDropped: 8, Multicast: 9})
 	assert.Equal(t, domain.SlaveState{
 		Link: domain.Link{Name: "eth1"}, Active: true, MIIStatus: "back", LinkFailureCount: 2,
 		PermMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, AggregatorID: 3,
+		LACP:     &domain.SlaveLACP{ActorState: 0x3d, PartnerState: 0x3f},
+		Counters: &domain.LinkCounters{RxPackets: 1, TxPackets: 2, RxBytes: 3, TxBytes: 4, RxErrors: 5, TxErrors: 6, RxDropped: 7, TxDropped: 8},
 	}, st)
+	assert.Equal(t, []string{"activity", "aggregation", "synchronization", "collecting", "distributing"}, st.LACP.ActorState.Names())
 	backup := driver.BondStateBackup
-	assert.False(t, slaveFrom(domain.Link{}, &driver.BondSlave{State: &backup}).Active)
+	st = slaveFrom(domain.Link{}, &driver.BondSlave{State: &backup}, nil)
+	assert.False(t, st.Active)
+	assert.Nil(t, st.LACP, "no port state outside 802.3ad")
+	assert.Nil(t, st.Counters)
 }
 
 func TestAddressAndRouteMessages(t *testing.T) {
