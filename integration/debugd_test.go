@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,14 +66,14 @@ func freeLoopbackPort(t *testing.T) int {
 // startDebugd runs bond-debugd from CNI_PATH over the plugin's state dir
 // and waits for /healthz. It is stopped with SIGTERM at test end (and must
 // exit 0: graceful shutdown).
-func startDebugd(t *testing.T, e *cniEnv) *debugd {
+func startDebugd(t *testing.T, e *cniEnv, args ...string) *debugd {
 	t.Helper()
 	bin := filepath.Join(e.binDir, "bond-debugd")
 	_, err := os.Stat(bin)
 	require.NoError(t, err, "bond-debugd binary in CNI_PATH (integration/kernel-tests.sh builds it)")
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freeLoopbackPort(t)))
 	d := &debugd{t: t, base: "http://" + addr, out: &lockedBuffer{}, done: make(chan error, 1)}
-	d.cmd = exec.Command(bin, "--listen", addr, "--state-dir", e.stateDir, "--log-level", "debug")
+	d.cmd = exec.Command(bin, append([]string{"--listen", addr, "--state-dir", e.stateDir, "--log-level", "debug"}, args...)...)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	require.NoError(t, d.cmd.Start())
 	go func() { d.done <- d.cmd.Wait() }()
@@ -163,6 +164,17 @@ func metricValue(text, name string, want map[string]string) (float64, bool) {
 	return 0, false
 }
 
+func with(l map[string]string, kv ...string) map[string]string {
+	m := map[string]string{}
+	for k, v := range l {
+		m[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
 func slaveByName(in httpdebug.InspectionJSON, name string) (httpdebug.SlaveJSON, bool) {
 	for _, s := range in.Slaves {
 		if s.Name == name {
@@ -206,7 +218,8 @@ const lacpPodConf = `{"cniVersion":"1.0.0","name":"lacp","type":"bond","mode":"8
 // keep the netns alive).
 func TestDebugd(t *testing.T) {
 	e := newCNI(t)
-	d := startDebugd(t, e)
+	textfile := filepath.Join(t.TempDir(), "bondcni.prom")
+	d := startDebugd(t, e, "--textfile", textfile, "--textfile-interval", "1s", "--node-name", "vm-node")
 
 	// Validate, read-only: the host NICs are observed live.
 	seed := seedHostConf("1.0.0", "")
@@ -292,6 +305,85 @@ func TestDebugd(t *testing.T) {
 	assert.True(t, inB.AsConfigured, "drift: %v %s", inB.Drift, inB.DriftError)
 	assert.Equal(t, []string{"10.99.0.2/24"}, inB.Bond.Addresses)
 
+	// Per-slave LACP port state, as the kernel has it: once both ports are
+	// in sync, the API's actor and partner octets are /proc/net/bonding's.
+	inSync := func(fl []string) bool {
+		return slices.Contains(fl, "synchronization") && slices.Contains(fl, "collecting") && slices.Contains(fl, "distributing")
+	}
+	require.Eventually(t, func() bool {
+		inB = d.inspect(b)
+		for _, s := range inB.Slaves {
+			if s.LACP == nil || !inSync(s.LACP.ActorStateFlags) || !inSync(s.LACP.PartnerStateFlags) {
+				return false
+			}
+		}
+		return len(inB.Slaves) == 2
+	}, 45*time.Second, 250*time.Millisecond, "LACP ports never in sync in the API: %+v", inB.Slaves)
+	actor, partner := portStates(t, podB, "bond0", false), portStates(t, podB, "bond0", true)
+	for _, name := range []string{"s1", "s2"} {
+		s, _ := slaveByName(inB, name)
+		assert.EqualValues(t, actor[name], s.LACP.ActorState, "%s actor port state: API vs /proc", name)
+		assert.EqualValues(t, partner[name], s.LACP.PartnerState, "%s partner port state: API vs /proc", name)
+		assert.Contains(t, s.LACP.ActorStateFlags, "timeout", "lacpRate fast: short timeout")
+		assert.NotContains(t, s.LACP.ActorStateFlags, "defaulted", "a partner answered")
+		t.Logf("FIGURE %s LACP actor 0x%02x %v partner 0x%02x %v", name, s.LACP.ActorState, s.LACP.ActorStateFlags, s.LACP.PartnerState, s.LACP.PartnerStateFlags)
+	}
+
+	// Per-slave link counters, as the kernel counts them: between two
+	// sysfs reads around the API's, and moving (LACPDUs flow every second).
+	type stat struct {
+		file string
+		get  func(*httpdebug.CountersJSON) uint64
+	}
+	stats := []stat{
+		{"rx_packets", func(c *httpdebug.CountersJSON) uint64 { return c.RxPackets }},
+		{"tx_packets", func(c *httpdebug.CountersJSON) uint64 { return c.TxPackets }},
+		{"rx_bytes", func(c *httpdebug.CountersJSON) uint64 { return c.RxBytes }},
+		{"tx_bytes", func(c *httpdebug.CountersJSON) uint64 { return c.TxBytes }},
+		{"rx_errors", func(c *httpdebug.CountersJSON) uint64 { return c.RxErrors }},
+		{"tx_errors", func(c *httpdebug.CountersJSON) uint64 { return c.TxErrors }},
+		{"rx_dropped", func(c *httpdebug.CountersJSON) uint64 { return c.RxDropped }},
+		{"tx_dropped", func(c *httpdebug.CountersJSON) uint64 { return c.TxDropped }},
+	}
+	readStats := func(name string) map[string]uint64 {
+		out := map[string]uint64{}
+		for _, st := range stats {
+			v, err := kit.SysfsLinkStat(podB, name, st.file)
+			require.NoError(t, err, "%s %s", name, st.file)
+			out[st.file] = v
+		}
+		return out
+	}
+	before := map[string]map[string]uint64{"s1": readStats("s1"), "s2": readStats("s2")}
+	inB = d.inspect(b)
+	after := map[string]map[string]uint64{"s1": readStats("s1"), "s2": readStats("s2")}
+	for _, name := range []string{"s1", "s2"} {
+		s, _ := slaveByName(inB, name)
+		require.NotNil(t, s.Counters, name)
+		for _, st := range stats {
+			got := st.get(s.Counters)
+			assert.True(t, before[name][st.file] <= got && got <= after[name][st.file], "%s %s: sysfs %d, API %d, sysfs %d",
+				name, st.file, before[name][st.file], got, after[name][st.file])
+		}
+		assert.Positive(t, s.Counters.TxPackets, "%s sent LACPDUs", name)
+		assert.Positive(t, s.Counters.RxPackets, "%s received the partner's LACPDUs", name)
+		t.Logf("FIGURE %s counters %+v", name, *s.Counters)
+	}
+
+	// The same, in one request for the node, and in node_exporter's textfile.
+	var node httpdebug.NodeJSON
+	require.Equal(t, http.StatusOK, d.get("/v1/bonds", &node))
+	assert.Equal(t, "vm-node", node.Node)
+	assert.Equal(t, 2, node.Count)
+	require.Eventually(t, func() bool {
+		data, err := os.ReadFile(textfile)
+		if err != nil {
+			return false
+		}
+		v, ok := metricValue(string(data), "bondcni_slave_lacp_port_state", map[string]string{"container_id": b.ContainerID, "slave": "s1", "side": "partner", "flag": "distributing"})
+		return ok && v == 1
+	}, 15*time.Second, 100*time.Millisecond, "the textfile never showed s1's partner distributing")
+
 	labelsB := map[string]string{"container_id": b.ContainerID, "ifname": "bond0", "pod_namespace": "default", "pod_name": "pod-" + b.ContainerID}
 	withSlave := func(l map[string]string, s string) map[string]string {
 		m := map[string]string{"slave": s}
@@ -309,6 +401,12 @@ func TestDebugd(t *testing.T) {
 	}
 	v, ok := metricValue(m, "bondcni_bond_lacp_partner_present", labelsB)
 	assert.True(t, ok && v == 1, "bondcni_bond_lacp_partner_present")
+	for _, s := range []string{"s1", "s2"} {
+		v, ok = metricValue(m, "bondcni_slave_lacp_port_state", with(withSlave(labelsB, s), "side", "actor", "flag", "synchronization"))
+		assert.True(t, ok && v == 1, "bondcni_slave_lacp_port_state actor synchronization %s", s)
+		v, ok = metricValue(m, "bondcni_slave_transmit_packets_total", withSlave(labelsB, s))
+		assert.True(t, ok && v > 0, "bondcni_slave_transmit_packets_total %s", s)
+	}
 	labelsA := map[string]string{"container_id": a.ContainerID, "ifname": "net1", "pod_name": "pod-" + a.ContainerID}
 	v, ok = metricValue(m, "bondcni_slave_active", withSlave(labelsA, inA.Bond.ActiveSlave))
 	assert.True(t, ok && v == 1, "bondcni_slave_active of the active slave")

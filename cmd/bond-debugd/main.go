@@ -6,6 +6,7 @@
 // plugin needs and holds no socket that would keep a pod's netns alive.
 //
 //	bond-debugd [--listen 127.0.0.1:9487] [--state-dir /run/bond-cni/state] [--log-level info]
+//	            [--node-name NAME] [--textfile /var/lib/node_exporter/textfile_collector/bondcni.prom]
 //	bond-debugd --version
 package main
 
@@ -21,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -65,6 +67,13 @@ type Options struct {
 	NodeConfig string
 	// ShutdownTimeout bounds the graceful shutdown on SIGTERM.
 	ShutdownTimeout time.Duration
+	// NodeName is shown on the page; default $NODE_NAME (the DaemonSet
+	// sets it from spec.nodeName), else the host name.
+	NodeName string
+	// Textfile, if set, is the node_exporter textfile-collector file the
+	// metrics are written to every TextfileInterval.
+	Textfile         string
+	TextfileInterval time.Duration
 }
 
 // parseFlags reads the command line; env supplies BOND_STATE_DIR.
@@ -90,6 +99,13 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (Op
 	fs.StringVar(&o.NodeConfig, "node-config", defNode, "the plugin's node settings file (the plugin's BOND_NODE_CONFIG)")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn, error (logs go to stderr)")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long SIGTERM waits for requests in flight")
+	defName := getenv("NODE_NAME")
+	if defName == "" {
+		defName, _ = os.Hostname()
+	}
+	fs.StringVar(&o.NodeName, "node-name", defName, "node name shown on the page (default $NODE_NAME, else the host name)")
+	fs.StringVar(&o.Textfile, "textfile", "", "also write the metrics to this file for node_exporter's textfile collector (a *.prom path in its --collector.textfile.directory), atomically, every --textfile-interval")
+	fs.DurationVar(&o.TextfileInterval, "textfile-interval", 30*time.Second, "how often --textfile is rewritten")
 	showVersion := fs.Bool("version", false, "print the version and commit, then exit")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: bond-debugd [flags]\n\nRead-only debug HTTP server for the bond CNI plugin, on loopback only.\n\n")
@@ -103,6 +119,14 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (Op
 	}
 	if *showVersion {
 		return o, true, nil
+	}
+	if o.Textfile != "" {
+		if !strings.HasSuffix(o.Textfile, ".prom") {
+			return o, false, fmt.Errorf("--textfile %q: node_exporter reads only files named *.prom", o.Textfile)
+		}
+		if o.TextfileInterval < time.Second {
+			return o, false, fmt.Errorf("--textfile-interval %v: want at least 1s", o.TextfileInterval)
+		}
 	}
 	return o, false, httpdebug.CheckLoopback(o.Listen)
 }
@@ -215,24 +239,28 @@ func newLogger(o Options) *slog.Logger {
 func newKernel(a *rtnl.Adapter) *readonly.Kernel { return readonly.NewKernel(a) }
 
 // NewServer is the HTTP adapter over the service's read-only use cases.
-func NewServer(s *app.Service, log *slog.Logger) *httpdebug.Server {
-	return httpdebug.New(s, httpdebug.Options{Version: version + " (" + commit + ")", Log: log})
+func NewServer(o Options, s *app.Service, log *slog.Logger) *httpdebug.Server {
+	return httpdebug.New(s, httpdebug.Options{Version: version, Commit: commit, NodeName: o.NodeName, Log: log})
 }
 
 // Daemon serves the HTTP adapter on the loopback listener.
 type Daemon struct {
 	o    Options
+	hs   *httpdebug.Server
 	srv  *http.Server
 	log  *slog.Logger
 	ln   net.Listener
 	done chan error
 	rtnl *rtnl.Adapter
+	// stopText ends the textfile writer; textDone is closed when it has.
+	stopText context.CancelFunc
+	textDone chan struct{}
 }
 
 // NewDaemon builds the daemon; with an fx.Lifecycle it starts and stops
 // with it, otherwise call Start and Stop.
 func NewDaemon(o Options, s *httpdebug.Server, a *rtnl.Adapter, log *slog.Logger, lc fx.Lifecycle) *Daemon {
-	d := &Daemon{o: o, srv: s.HTTPServer(), log: log, rtnl: a}
+	d := &Daemon{o: o, hs: s, srv: s.HTTPServer(), log: log, rtnl: a}
 	if lc != nil {
 		lc.Append(fx.Hook{OnStart: d.Start, OnStop: d.Stop})
 	}
@@ -246,8 +274,17 @@ func (d *Daemon) Start(context.Context) error {
 		return err
 	}
 	d.ln, d.done = ln, make(chan error, 1)
-	d.log.Info("bond-debugd listening", "addr", "http://"+ln.Addr().String()+"/", "stateDir", d.o.StateDir, "version", version, "commit", commit)
+	d.log.Info("bond-debugd listening", "addr", "http://"+ln.Addr().String()+"/", "stateDir", d.o.StateDir, "node", d.o.NodeName, "version", version, "commit", commit)
 	go func() { d.done <- d.srv.Serve(ln) }()
+	if d.o.Textfile != "" {
+		ctx, cancel := context.WithCancel(context.Background())
+		d.stopText, d.textDone = cancel, make(chan struct{})
+		go func() {
+			defer close(d.textDone)
+			d.hs.RunTextfile(ctx, d.o.Textfile, d.o.TextfileInterval)
+		}()
+		d.log.Info("writing metrics for node_exporter's textfile collector", "path", d.o.Textfile, "interval", d.o.TextfileInterval)
+	}
 	return nil
 }
 
@@ -260,6 +297,10 @@ func (d *Daemon) Stop(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, d.o.ShutdownTimeout)
 	defer cancel()
 	err := d.srv.Shutdown(ctx)
+	if d.stopText != nil {
+		d.stopText()
+		<-d.textDone
+	}
 	if d.done != nil {
 		if serr := <-d.done; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 			err = errors.Join(err, serr)

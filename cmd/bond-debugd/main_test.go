@@ -88,6 +88,31 @@ func TestFlagsVersionAndErrors(t *testing.T) {
 	assert.Error(t, err)
 }
 
+func TestFlagsNodeAndTextfile(t *testing.T) {
+	o, _, err := parseFlags(nil, io.Discard, func(k string) string {
+		if k == "NODE_NAME" {
+			return "worker-7"
+		}
+		return ""
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "worker-7", o.NodeName, "NODE_NAME (the downward API) is the default")
+	assert.Empty(t, o.Textfile, "no textfile unless asked")
+	host, _ := os.Hostname()
+	o, _, err = parseFlags(nil, io.Discard, noEnv)
+	require.NoError(t, err)
+	assert.Equal(t, host, o.NodeName)
+
+	o, _, err = parseFlags([]string{"--textfile", "/tf/bondcni.prom", "--textfile-interval", "15s"}, io.Discard, noEnv)
+	require.NoError(t, err)
+	assert.Equal(t, "/tf/bondcni.prom", o.Textfile)
+	assert.Equal(t, 15*time.Second, o.TextfileInterval)
+	_, _, err = parseFlags([]string{"--textfile", "/tf/bondcni.txt"}, io.Discard, noEnv)
+	assert.ErrorContains(t, err, "only files named *.prom")
+	_, _, err = parseFlags([]string{"--textfile", "/tf/b.prom", "--textfile-interval", "1ms"}, io.Discard, noEnv)
+	assert.ErrorContains(t, err, "at least 1s")
+}
+
 func TestWiringValidates(t *testing.T) {
 	o, _, err := parseFlags(nil, io.Discard, noEnv)
 	require.NoError(t, err)
@@ -97,7 +122,8 @@ func TestWiringValidates(t *testing.T) {
 // TestDaemonServesAndStops starts the fx-wired daemon in-process on an
 // ephemeral loopback port over an empty state dir.
 func TestDaemonServesAndStops(t *testing.T) {
-	o := Options{Listen: "127.0.0.1:0", StateDir: t.TempDir(), LogLevel: "error", ShutdownTimeout: 2 * time.Second}
+	o := Options{Listen: "127.0.0.1:0", StateDir: t.TempDir(), LogLevel: "error", ShutdownTimeout: 2 * time.Second,
+		Textfile: filepath.Join(t.TempDir(), "bondcni.prom"), TextfileInterval: time.Hour}
 	var d *Daemon
 	fxApp := fx.New(Module(o), fx.Populate(&d), fx.NopLogger)
 	require.NoError(t, fxApp.Err())
@@ -120,7 +146,14 @@ func TestDaemonServesAndStops(t *testing.T) {
 	r.Body.Close()
 	assert.Equal(t, 0, l.Count)
 
+	data, err := os.ReadFile(o.Textfile)
+	require.NoError(t, err, "the textfile is written at start")
+	assert.Contains(t, string(data), "bondcni_attachments 0")
+	assert.Contains(t, string(data), `bondcni_build_info{goversion=`)
+
 	require.NoError(t, fxApp.Stop(ctx))
+	_, err = os.Stat(o.Textfile)
+	assert.True(t, os.IsNotExist(err), "the textfile is removed at stop")
 	_, err = http.Get(base + "/healthz")
 	assert.Error(t, err, "stopped")
 }

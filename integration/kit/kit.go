@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -358,6 +359,22 @@ func SysfsBond(ns, bond, option string) (string, error) {
 		return err
 	})
 	return strings.TrimSpace(string(out)), err
+}
+
+// SysfsLinkStat reads one of a link's counters, /sys/class/net/<link>/statistics/<stat>
+// (rx_packets, tx_bytes, ...), in ns: the kernel's counters through sysfs,
+// independently of rtnetlink.
+func SysfsLinkStat(ns, link, stat string) (uint64, error) {
+	var v uint64
+	err := inPrivateSysfs(ns, func(sys string) error {
+		b, err := os.ReadFile(filepath.Join(sys, "class/net", link, "statistics", stat))
+		if err != nil {
+			return err
+		}
+		v, err = strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+		return err
+	})
+	return v, err
 }
 
 // inPrivateSysfs runs fn on a thread switched into ns with a fresh sysfs
