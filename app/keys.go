@@ -9,6 +9,14 @@ func (s *Service) specOptions() domain.SpecOptions {
 	return domain.SpecOptions{RefuseLookalikeKeys: s.d.RefuseLookalikeKeys}
 }
 
+// nodeSettingsErr is the node settings' problem, as a code-4 error.
+func (s *Service) nodeSettingsErr() error {
+	if s.d.NodeSettingsError == nil {
+		return nil
+	}
+	return domain.Errorf(domain.CodeInvalidEnv, "%w", s.d.NodeSettingsError)
+}
+
 // warnKeys logs, on every verb and at the default level, each unknown key
 // that looks like one of ours: the bond was built (or is read) without
 // what its author meant by it. Other unknown keys belong to IPAM plugins
@@ -41,6 +49,9 @@ func (s *Service) parseConfig(verb string, data []byte) (*domain.Config, error) 
 // problem at once; a missing environment is reported after the config's
 // own errors, as before.
 func (s *Service) parseSpec(verb string, req Request) (*domain.Config, domain.BondSpec, error) {
+	if err := s.nodeSettingsErr(); err != nil {
+		return nil, domain.BondSpec{}, err
+	}
 	cfg, spec, err := domain.ParseSpec(req.Config, req.IfName, s.specOptions())
 	if cfg == nil {
 		return nil, spec, err

@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -92,4 +93,21 @@ func TestNodeSwitchRefusesLookalikeKeys(t *testing.T) {
 	// down what it built before.
 	require.NoError(t, svc.Del(ctx, w.req(typoConf, "c1")))
 	assert.Equal(t, before, w.state())
+}
+
+// A node setting that cannot be read fails ADD and CHECK with code 4, and
+// never DEL.
+func TestBadNodeSettingFailsAddNotDel(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	_, err := w.svc.Add(ctx, w.req(hostBondConf, "c1"))
+	require.NoError(t, err)
+	svc, err := app.New(app.Deps{Links: w.k, Bonds: w.k, Addresses: w.k, Namespaces: w.k, Props: w.k,
+		IPAM: w.ipam, Store: w.store, Locks: w.locks, NodeSettingsError: errors.New(`node setting BOND_UNKNOWN_KEYS="strict": want warn or error`)})
+	require.NoError(t, err)
+	_, err = svc.Add(ctx, w.req(hostBondConf, "c2"))
+	assert.Equal(t, domain.CodeInvalidEnv, domain.CodeOf(err, 0))
+	assert.EqualError(t, err, `node setting BOND_UNKNOWN_KEYS="strict": want warn or error`)
+	assert.Equal(t, domain.CodeInvalidEnv, domain.CodeOf(svc.Check(ctx, w.req(hostBondConf, "c1")), 0))
+	require.NoError(t, svc.Del(ctx, w.req(hostBondConf, "c1")))
 }

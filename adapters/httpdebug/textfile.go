@@ -70,28 +70,38 @@ func (s *Server) WriteTextfile(path string) error {
 	return nil
 }
 
-// RunTextfile writes the metrics file now and every interval until ctx
-// ends, then removes it, so node_exporter does not serve the numbers of a
-// daemon that is no longer there. A failed write is logged and retried at
-// the next interval.
-func (s *Server) RunTextfile(ctx context.Context, path string, interval time.Duration) {
+// StartTextfile writes the metrics file now, then every interval in the
+// background until stop is called; stop waits for the writer and removes
+// the file, so node_exporter does not serve the numbers of a daemon that
+// is no longer there. A failed write is logged and retried at the next
+// interval.
+func (s *Server) StartTextfile(path string, interval time.Duration) (stop func()) {
 	write := func() {
 		if err := s.WriteTextfile(path); err != nil {
 			s.log.Warn("textfile collector", "path", path, "err", err)
 		}
 	}
 	write()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
-				s.log.Warn("removing the metrics file", "path", path, "err", err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				write()
 			}
-			return
-		case <-t.C:
-			write()
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+			s.log.Warn("removing the metrics file", "path", path, "err", err)
 		}
 	}
 }

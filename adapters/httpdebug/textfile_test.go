@@ -1,7 +1,6 @@
 package httpdebug_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,17 +73,15 @@ func TestTextfileIsReplacedAtomically(t *testing.T) {
 	assert.Positive(t, reads.Load())
 }
 
-// RunTextfile writes at once, and removes the file when it stops.
-func TestRunTextfileRemovesTheFileAtStop(t *testing.T) {
+// StartTextfile writes at once, and removes the file when it stops.
+func TestStartTextfileRemovesTheFileAtStop(t *testing.T) {
 	f := newFixture(t)
 	path := filepath.Join(t.TempDir(), "bondcni.prom")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { f.debugSrv.RunTextfile(ctx, path, time.Hour); close(done) }()
-	require.Eventually(t, func() bool { _, err := os.Stat(path); return err == nil }, 10*time.Second, 10*time.Millisecond)
-	cancel()
-	<-done
+	stop := f.debugSrv.StartTextfile(path, time.Hour)
 	_, err := os.Stat(path)
+	require.NoError(t, err, "written before StartTextfile returns")
+	stop()
+	_, err = os.Stat(path)
 	assert.True(t, os.IsNotExist(err), "the file of a stopped daemon is removed: %v", err)
 }
 

@@ -252,9 +252,8 @@ type Daemon struct {
 	ln   net.Listener
 	done chan error
 	rtnl *rtnl.Adapter
-	// stopText ends the textfile writer; textDone is closed when it has.
-	stopText context.CancelFunc
-	textDone chan struct{}
+	// stopText ends the textfile writer and removes its file.
+	stopText func()
 }
 
 // NewDaemon builds the daemon; with an fx.Lifecycle it starts and stops
@@ -277,12 +276,7 @@ func (d *Daemon) Start(context.Context) error {
 	d.log.Info("bond-debugd listening", "addr", "http://"+ln.Addr().String()+"/", "stateDir", d.o.StateDir, "node", d.o.NodeName, "version", version, "commit", commit)
 	go func() { d.done <- d.srv.Serve(ln) }()
 	if d.o.Textfile != "" {
-		ctx, cancel := context.WithCancel(context.Background())
-		d.stopText, d.textDone = cancel, make(chan struct{})
-		go func() {
-			defer close(d.textDone)
-			d.hs.RunTextfile(ctx, d.o.Textfile, d.o.TextfileInterval)
-		}()
+		d.stopText = d.hs.StartTextfile(d.o.Textfile, d.o.TextfileInterval)
 		d.log.Info("writing metrics for node_exporter's textfile collector", "path", d.o.Textfile, "interval", d.o.TextfileInterval)
 	}
 	return nil
@@ -299,7 +293,6 @@ func (d *Daemon) Stop(ctx context.Context) error {
 	err := d.srv.Shutdown(ctx)
 	if d.stopText != nil {
 		d.stopText()
-		<-d.textDone
 	}
 	if d.done != nil {
 		if serr := <-d.done; serr != nil && !errors.Is(serr, http.ErrServerClosed) {

@@ -1,6 +1,6 @@
 // Command bond-install puts the bond CNI plugin into a node's CNI bin
 // directory. It is the entrypoint of the bond image (deploy/Dockerfile) and
-// runs in the DaemonSet of deploy/daemonset.yaml, with the host's
+// runs in the DaemonSet of deploy/kustomize/base, with the host's
 // /opt/cni/bin mounted at /host/opt/cni/bin.
 //
 // Each file is installed atomically: copied to a temporary name in the

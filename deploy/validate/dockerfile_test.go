@@ -308,7 +308,7 @@ func TestDockerfile(t *testing.T) {
 // passes it must be flags it knows.
 func TestDebugdFlags(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(repoRoot, "cmd", "bond-debugd")); err != nil {
-		t.Skip("cmd/bond-debugd does not exist yet; deploy/daemonset-debugd.yaml's flags are unchecked")
+		t.Fatal("cmd/bond-debugd is missing")
 	}
 	exe := filepath.Join(t.TempDir(), "bond-debugd")
 	build := exec.Command("go", "build", "-o", exe, "./cmd/bond-debugd")
@@ -319,12 +319,26 @@ func TestDebugdFlags(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	help, _ := exec.CommandContext(ctx, exe, "--help").CombinedOutput()
-	ds := oneDaemonSet(t, "daemonset-debugd.yaml")
-	c := container(&ds.Spec.Template.Spec, debugdContainer)
-	for _, a := range c.Args {
-		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !regexp.MustCompile(`(?m)^\s*--?` + regexp.QuoteMeta(name) + `\b`).Match(help) {
-			t.Errorf("daemonset-debugd.yaml passes %s, which bond-debugd --help does not list:\n%s", a, help)
+	checked := 0
+	for _, ds := range filter[*appsv1.DaemonSet](loadAll(t)) {
+		c := container(&ds.Spec.Template.Spec, debugdContainer)
+		if c == nil {
+			continue
 		}
+		checked++
+		for _, a := range c.Args {
+			name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+			if !regexp.MustCompile(`(?m)^\s*--?` + regexp.QuoteMeta(name) + `\b`).Match(help) {
+				t.Errorf("%s passes %s, which bond-debugd --help does not list:\n%s", ds.Name, a, help)
+			}
+		}
+		for _, e := range c.Env {
+			if e.Name == "NODE_NAME" && (e.ValueFrom == nil || e.ValueFrom.FieldRef == nil || e.ValueFrom.FieldRef.FieldPath != "spec.nodeName") {
+				t.Errorf("%s: NODE_NAME must come from spec.nodeName", ds.Name)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Error("no bond-debugd container in any overlay")
 	}
 }

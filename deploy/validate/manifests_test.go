@@ -43,7 +43,14 @@ const (
 	// directory where the plugin reads node.json.
 	nodeSettingsConfigMap = "bond-node-settings"
 	nodeSettingsHostPath  = "/etc/cni/bond.d"
+	// textfileHostPath is node_exporter's textfile directory, which
+	// bond-debugd writes its metrics file into.
+	textfileHostPath = "/var/lib/node_exporter/textfile_collector"
 )
+
+// cniBinHostPaths are the CNI bin directories the installer may write:
+// the usual one and OpenShift's.
+var cniBinHostPaths = []string{cniBinHostPath, "/var/lib/cni/bin"}
 
 func TestEveryManifestDecodesStrictly(t *testing.T) {
 	objs := loadAll(t)
@@ -52,8 +59,11 @@ func TestEveryManifestDecodesStrictly(t *testing.T) {
 		files[o.File] = true
 		t.Logf("ok %s", o)
 	}
-	for _, want := range []string{"daemonset.yaml", "daemonset-debugd.yaml", "uninstall.yaml",
-		"examples/host-active-backup.yaml", "examples/sriov-802.3ad.yaml"} {
+	want := []string{"examples/host-active-backup.yaml", "examples/sriov-802.3ad.yaml"}
+	for _, o := range overlays {
+		want = append(want, overlayDir+"/"+o)
+	}
+	for _, want := range want {
 		if !files[want] {
 			t.Errorf("deploy/%s: missing", want)
 		}
@@ -64,32 +74,12 @@ func TestDaemonSets(t *testing.T) {
 	objs := loadAll(t)
 	dss := filter[*appsv1.DaemonSet](objs)
 	if len(dss) < 3 {
-		t.Fatalf("want the install, install+debugd and uninstall DaemonSets, found %d", len(dss))
+		t.Fatalf("want the install, debugd and uninstall DaemonSets, found %d", len(dss))
 	}
 	for _, ds := range dss {
 		for _, err := range checkDaemonSet(ds) {
 			t.Errorf("%s: %v", where(objs, ds), err)
 		}
-	}
-}
-
-// TestDebugdVariantOnlyAddsDebugd keeps deploy/daemonset-debugd.yaml in step
-// with deploy/daemonset.yaml: removing the bond-debugd container and the
-// volumes only it mounts must give the same DaemonSet.
-func TestDebugdVariantOnlyAddsDebugd(t *testing.T) {
-	base := oneDaemonSet(t, "daemonset.yaml")
-	withDebugd := oneDaemonSet(t, "daemonset-debugd.yaml")
-	if c := container(&base.Spec.Template.Spec, debugdContainer); c != nil {
-		t.Fatalf("daemonset.yaml: %s must be optional, only in daemonset-debugd.yaml", debugdContainer)
-	}
-	stripped := withDebugd.DeepCopy()
-	if err := removeContainer(&stripped.Spec.Template.Spec, debugdContainer); err != nil {
-		t.Fatalf("daemonset-debugd.yaml: %v", err)
-	}
-	if !reflect.DeepEqual(base, stripped) {
-		a, _ := json.MarshalIndent(base, "", " ")
-		b, _ := json.MarshalIndent(stripped, "", " ")
-		t.Fatalf("daemonset-debugd.yaml without %s differs from daemonset.yaml:\n%s\n---\n%s", debugdContainer, a, b)
 	}
 }
 
@@ -379,8 +369,12 @@ func checkDaemonSet(ds *appsv1.DaemonSet) []error {
 	if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
 		fail("automountServiceAccountToken: want false (no API access needed)")
 	}
-	if spec.HostPID || spec.HostIPC {
-		fail("hostPID/hostIPC: not needed")
+	if spec.HostIPC {
+		fail("hostIPC: not needed")
+	}
+	// hostPID only for bond-debugd, to open /proc/<pid>/ns/net netns paths.
+	if c := container(spec, debugdContainer); spec.HostPID && c == nil {
+		fail("hostPID: only bond-debugd needs it (for /proc/<pid>/ns/net netns paths)")
 	}
 
 	// Volumes: host paths, and the node settings ConfigMap; each mounted;
@@ -501,6 +495,9 @@ func checkContainer(spec *corev1.PodSpec, c *corev1.Container, vols map[string]c
 	var allowedCaps []corev1.Capability
 	if c.Name == debugdContainer {
 		allowedCaps = []corev1.Capability{"SYS_ADMIN"} // setns into pod netns
+		if spec.HostPID {
+			allowedCaps = append(allowedCaps, "SYS_PTRACE") // open another user's /proc/<pid>/ns/net
+		}
 	}
 	if sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") {
 		fail("securityContext.capabilities.drop: want [ALL]")
@@ -513,7 +510,7 @@ func checkContainer(spec *corev1.PodSpec, c *corev1.Container, vols map[string]c
 	}
 
 	// Mounts: each names a volume; only the CNI bin dir is writable.
-	writableBin, writableNode, settingsSrc := "", "", ""
+	writableBin, writableNode, settingsSrc, textfileDir := "", "", "", ""
 	stateRO, prevStateRO := false, false
 	for _, m := range c.VolumeMounts {
 		v, ok := vols[m.Name]
@@ -530,12 +527,14 @@ func checkContainer(spec *corev1.PodSpec, c *corev1.Container, vols map[string]c
 		}
 		p := filepath.Clean(v.HostPath.Path)
 		switch {
-		case p == cniBinHostPath && !m.ReadOnly:
+		case slices.Contains(cniBinHostPaths, p) && !m.ReadOnly:
 			writableBin = m.MountPath
 		case p == nodeSettingsHostPath && !m.ReadOnly && c.Name == installerContainer:
 			writableNode = m.MountPath
+		case p == textfileHostPath && !m.ReadOnly && c.Name == debugdContainer:
+			textfileDir = m.MountPath
 		case !m.ReadOnly:
-			fail("volumeMount %q (host %s) must be readOnly: only %s (and %s, by the installer) are written", m.Name, p, cniBinHostPath, nodeSettingsHostPath)
+			fail("volumeMount %q (host %s) must be readOnly: only the CNI bin dir %v (and %s, by the installer) are written", m.Name, p, cniBinHostPaths, nodeSettingsHostPath)
 		case p == stateHostPath:
 			stateRO = true
 		case p == prevStateHostPath:
@@ -577,6 +576,11 @@ func checkContainer(spec *corev1.PodSpec, c *corev1.Container, vols map[string]c
 		}
 		if p := c.LivenessProbe; p != nil && p.HTTPGet != nil && p.HTTPGet.Host != host {
 			fail("livenessProbe.httpGet.host %q: the daemon only listens on %s", p.HTTPGet.Host, host)
+		}
+		if tf := flagValue(c.Args, "textfile"); tf != "" || textfileDir != "" {
+			if textfileDir == "" || filepath.Dir(tf) != textfileDir || !strings.HasSuffix(tf, ".prom") {
+				fail("--textfile=%q: want a *.prom file directly in the writable mount of host %s (%q)", tf, textfileHostPath, textfileDir)
+			}
 		}
 	default:
 		fail("unknown container (want %s, %s or uninstall)", installerContainer, debugdContainer)
@@ -623,19 +627,6 @@ func removeContainer(spec *corev1.PodSpec, name string) error {
 	}
 	spec.Volumes = slices.DeleteFunc(spec.Volumes, func(v corev1.Volume) bool { return mine[v.Name] })
 	return nil
-}
-
-func oneDaemonSet(t *testing.T, file string) *appsv1.DaemonSet {
-	t.Helper()
-	objs, errs := decodeFile(filepath.Join(deployDir, file), file)
-	if len(errs) > 0 {
-		t.Fatal(errors.Join(errs...))
-	}
-	dss := filter[*appsv1.DaemonSet](objs)
-	if len(dss) != 1 || len(objs) != 1 {
-		t.Fatalf("%s: want exactly one DaemonSet", file)
-	}
-	return dss[0]
 }
 
 func sameNamespace(selNS, podNS, nadNS string) bool {

@@ -93,54 +93,68 @@ func TestPodCheckRefuses(t *testing.T) {
 }
 
 func TestDaemonSetCheckRefuses(t *testing.T) {
-	good := oneDaemonSet(t, "daemonset-debugd.yaml")
-	if errs := checkDaemonSet(good); len(errs) != 0 {
-		t.Fatalf("deploy/daemonset-debugd.yaml: %v", errs)
+	good := overlayDaemonSets(t, "debugd-hostpid")
+	for _, ds := range good {
+		if errs := checkDaemonSet(ds); len(errs) != 0 {
+			t.Fatalf("overlay debugd-hostpid, %s: %v", ds.Name, errs)
+		}
 	}
+	const inst, dbg = "bond", "bond-debugd"
 	for name, c := range map[string]struct {
+		ds      string
 		breakIt func(*appsv1.DaemonSet)
 		want    string
 	}{
-		"some taints only": {func(d *appsv1.DaemonSet) {
+		"some taints only": {inst, func(d *appsv1.DaemonSet) {
 			d.Spec.Template.Spec.Tolerations = []corev1.Toleration{{Key: "node-role.kubernetes.io/master", Operator: corev1.TolerationOpExists}}
 		}, "tolerations"},
-		"amd64 only": {func(d *appsv1.DaemonSet) {
+		"amd64 only": {inst, func(d *appsv1.DaemonSet) {
 			d.Spec.Template.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchExpressions[1].Values = []string{"amd64"}
 		}, "affinity"},
-		"writable state dir": {func(d *appsv1.DaemonSet) {
+		"writable state dir": {dbg, func(d *appsv1.DaemonSet) {
 			container(&d.Spec.Template.Spec, debugdContainer).VolumeMounts[0].ReadOnly = false
 		}, "must be readOnly"},
-		"no limits": {func(d *appsv1.DaemonSet) {
+		"no limits": {inst, func(d *appsv1.DaemonSet) {
 			container(&d.Spec.Template.Spec, installerContainer).Resources.Limits = nil
 		}, "requests and limits"},
-		"extra capability": {func(d *appsv1.DaemonSet) {
+		"extra capability": {inst, func(d *appsv1.DaemonSet) {
 			sc := container(&d.Spec.Template.Spec, installerContainer).SecurityContext
 			sc.Capabilities.Add = []corev1.Capability{"NET_ADMIN"}
 		}, "NET_ADMIN is not needed"},
-		"debugd on every address": {func(d *appsv1.DaemonSet) {
+		"SYS_PTRACE without hostPID": {dbg, func(d *appsv1.DaemonSet) {
+			d.Spec.Template.Spec.HostPID = false
+		}, "SYS_PTRACE is not needed"},
+		"installer with hostPID": {inst, func(d *appsv1.DaemonSet) {
+			d.Spec.Template.Spec.HostPID = true
+		}, "hostPID"},
+		"debugd on every address": {dbg, func(d *appsv1.DaemonSet) {
 			container(&d.Spec.Template.Spec, debugdContainer).Args = []string{"--listen=0.0.0.0:9650"}
 		}, "loopback"},
-		"debugd without hostNetwork": {func(d *appsv1.DaemonSet) {
+		"textfile outside its mount": {dbg, func(d *appsv1.DaemonSet) {
+			c := container(&d.Spec.Template.Spec, debugdContainer)
+			c.Args = append(c.Args[:2:2], "--textfile=/tmp/bondcni.prom")
+		}, "--textfile"},
+		"debugd without hostNetwork": {dbg, func(d *appsv1.DaemonSet) {
 			d.Spec.Template.Spec.HostNetwork = false
 		}, "hostNetwork"},
-		"installer dest elsewhere": {func(d *appsv1.DaemonSet) {
+		"installer dest elsewhere": {inst, func(d *appsv1.DaemonSet) {
 			container(&d.Spec.Template.Spec, installerContainer).Args = []string{"-dest=/tmp"}
 		}, "-dest"},
-		"probe checks elsewhere": {func(d *appsv1.DaemonSet) {
+		"probe checks elsewhere": {inst, func(d *appsv1.DaemonSet) {
 			container(&d.Spec.Template.Spec, installerContainer).ReadinessProbe.Exec.Command = []string{"/usr/local/bin/bond-install", "-check", "-dest=/tmp"}
 		}, "readinessProbe"},
-		"latest image": {func(d *appsv1.DaemonSet) {
+		"latest image": {inst, func(d *appsv1.DaemonSet) {
 			container(&d.Spec.Template.Spec, installerContainer).Image = "ghcr.io/bondcni/bond:latest"
 		}, "pin a tag"},
-		"not root": {func(d *appsv1.DaemonSet) {
+		"not root": {inst, func(d *appsv1.DaemonSet) {
 			uid := int64(1000)
 			d.Spec.Template.Spec.SecurityContext.RunAsUser = &uid
 		}, "runAsUser"},
-		"selector misses the pods": {func(d *appsv1.DaemonSet) {
+		"selector misses the pods": {inst, func(d *appsv1.DaemonSet) {
 			d.Spec.Selector.MatchLabels = map[string]string{"app": "other"}
 		}, "spec.selector"},
 	} {
-		d := good.DeepCopy()
+		d := good[c.ds].DeepCopy()
 		c.breakIt(d)
 		if errs := checkDaemonSet(d); !containsErr(errs, c.want) {
 			t.Errorf("%s: errors %v, want one mentioning %q", name, errs, c.want)

@@ -41,23 +41,26 @@ type ServiceDeps struct {
 // the runtime execs the plugin with, and the daemon's own.
 const UnknownKeysEnv = "BOND_UNKNOWN_KEYS"
 
-// NodePolicy is what the node admin decides for every config.
+// NodePolicy is what the node admin decides for every config. Err is a
+// setting that could not be read: ADD and CHECK refuse to guess, DEL,
+// STATUS and GC go on (a bad node setting must not keep pods Terminating).
 type NodePolicy struct {
 	RefuseLookalikeKeys bool
+	Err                 error
 }
 
 // NodePolicyFromEnv reads the node's policy from the process environment;
 // this is the one place that does.
-func NodePolicyFromEnv() (NodePolicy, error) { return nodePolicy(os.Getenv) }
+func NodePolicyFromEnv() NodePolicy { return nodePolicy(os.Getenv) }
 
-func nodePolicy(getenv func(string) string) (NodePolicy, error) {
+func nodePolicy(getenv func(string) string) NodePolicy {
 	switch v := getenv(UnknownKeysEnv); v {
 	case "", "warn":
-		return NodePolicy{}, nil
+		return NodePolicy{}
 	case "error":
-		return NodePolicy{RefuseLookalikeKeys: true}, nil
+		return NodePolicy{RefuseLookalikeKeys: true}
 	default:
-		return NodePolicy{}, fmt.Errorf("%s=%q: want warn or error", UnknownKeysEnv, v)
+		return NodePolicy{Err: fmt.Errorf("node setting %s=%q: want warn or error", UnknownKeysEnv, v)}
 	}
 }
 
@@ -66,6 +69,6 @@ func NewService(d ServiceDeps) (*app.Service, error) {
 	return app.New(app.Deps{
 		Links: d.Links, Bonds: d.Bonds, Addresses: d.Addresses, Namespaces: d.Namespaces,
 		Props: d.Props, VFs: d.VFs, IPAM: d.IPAM, Store: d.Store, Locks: d.Locks, Log: d.Log, Node: d.Node,
-		BeforeStep: d.BeforeStep, RefuseLookalikeKeys: d.Policy.RefuseLookalikeKeys,
+		BeforeStep: d.BeforeStep, RefuseLookalikeKeys: d.Policy.RefuseLookalikeKeys, NodeSettingsError: d.Policy.Err,
 	})
 }

@@ -17,10 +17,9 @@ func TestNodePolicy(t *testing.T) {
 		}
 	}
 	for v, want := range map[string]bool{"": false, "warn": false, "error": true} {
-		p, err := nodePolicy(env(v))
-		require.NoError(t, err)
+		p := nodePolicy(env(v))
+		require.NoError(t, p.Err)
 		assert.Equal(t, want, p.RefuseLookalikeKeys, v)
 	}
-	_, err := nodePolicy(env("strict"))
-	assert.EqualError(t, err, `BOND_UNKNOWN_KEYS="strict": want warn or error`)
+	assert.EqualError(t, nodePolicy(env("strict")).Err, `node setting BOND_UNKNOWN_KEYS="strict": want warn or error`)
 }
