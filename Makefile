@@ -9,7 +9,7 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN     := bin
 
-.PHONY: all build test unit kernel-test sriov-test demo bench fuzz clean deps release manifests
+.PHONY: all build test unit kernel-test sriov-test demo bench fuzz clean deps release image manifests
 
 all: build
 
@@ -39,6 +39,14 @@ release:
 	  dist/bond-install-$$h -help 2>&1 | grep -q -- -dest; fi
 	@cat dist/SHA256SUMS
 
+## image: OCI image archives (linux/amd64, linux/arm64, and an index of both) from the
+## release binaries, with go-containerregistry (no engine, no registry), then read back and
+## checked: platforms, entrypoint, files, modes, static binaries, and the installer runs.
+image: release
+	cd deploy/image && go run . -dist ../../dist -version $(VERSION) -commit $(COMMIT)
+	cd dist && sha256sum -- $$(ls | grep -v '^SHA256SUMS$$') > SHA256SUMS && sha256sum -c --quiet SHA256SUMS
+	cd deploy/image && go vet ./... && BOND_IMAGE_DIST=$(CURDIR)/dist go test -count=1 ./...
+
 ## manifests: deploy/ manifests decode strictly into the Kubernetes types; NAD configs pass our parser
 manifests:
 	cd deploy/validate && go vet ./... && go test -count=1 ./...
@@ -57,7 +65,7 @@ test: deps unit kernel-test sriov-test
 unit:
 	go vet ./...
 	go test -count=1 ./...
-	$(MAKE) --no-print-directory manifests fuzz release
+	$(MAKE) --no-print-directory manifests fuzz image
 
 ## fuzz: the fuzz targets, each for a bounded time (FUZZTIME, default 15s)
 FUZZTIME ?= 15s
