@@ -158,7 +158,17 @@ func TestRecordingIPAMReceivesWholeConfig(t *testing.T) {
 	res := e.mustAdd(a)
 	assert.Contains(t, ipsOf(t, pod, "net1"), res.IPs[0].Address.String())
 
-	data, err := os.ReadFile(filepath.Join(dir, "ADD-"+a.ContainerID+".json"))
+	assertIPAMGot(t, dir, "ADD", a.ContainerID, conf, "kubernetes", "datastore_type", "ipam", "links", "mode", "miimon", "failOverMac", "name", "ifname")
+	require.NoError(t, e.del(a))
+	_, err := os.Stat(filepath.Join(dir, "DEL-"+a.ContainerID+".json"))
+	require.NoError(t, err, "IPAM DEL was called")
+}
+
+// assertIPAMGot checks that the recording IPAM stub's cmd call for ctr got
+// each of keys exactly as conf has it.
+func assertIPAMGot(t *testing.T, dir, cmd, ctr, conf string, keys ...string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, cmd+"-"+ctr+".json"))
 	require.NoError(t, err)
 	var rec struct {
 		Stdin map[string]any `json:"stdin"`
@@ -173,12 +183,9 @@ func TestRecordingIPAMReceivesWholeConfig(t *testing.T) {
 		"IPAM's environment is minimal: the runtime's other variables stay with the plugin")
 	var sent map[string]any
 	require.NoError(t, json.Unmarshal([]byte(conf), &sent))
-	for _, key := range []string{"kubernetes", "datastore_type", "ipam", "links", "mode", "miimon", "failOverMac", "name", "ifname"} {
+	for _, key := range keys {
 		assert.Equal(t, sent[key], rec.Stdin[key], "key %q reaches IPAM unchanged", key)
 	}
-	require.NoError(t, e.del(a))
-	_, err = os.Stat(filepath.Join(dir, "DEL-"+a.ContainerID+".json"))
-	require.NoError(t, err, "IPAM DEL was called")
 }
 
 // modeConf is an in-pod bond of two veths in the given mode.

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,17 +54,7 @@ func TestLookalikeKeysWarnOrRefuse(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "slow 0", rate, "the misspelt option was not applied: that is what the warning is for")
 
-	data, err := os.ReadFile(filepath.Join(dir, "ADD-typo1.json"))
-	require.NoError(t, err)
-	var rec struct {
-		Stdin map[string]any `json:"stdin"`
-	}
-	require.NoError(t, json.Unmarshal(data, &rec))
-	var sent map[string]any
-	require.NoError(t, json.Unmarshal([]byte(typoLACPConf), &sent))
-	for _, k := range []string{"kubernetes", "datastore_type", "log_level", "lacp_rate"} {
-		assert.Equal(t, sent[k], rec.Stdin[k], "%s reaches IPAM unchanged", k)
-	}
+	assertIPAMGot(t, dir, "ADD", "typo1", typoLACPConf, "kubernetes", "datastore_type", "log_level", "lacp_rate")
 
 	// DEL warns too, and succeeds.
 	out, stderr, code = e.execBond(env("DEL", "typo1"), typoLACPConf)
