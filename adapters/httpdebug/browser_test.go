@@ -94,6 +94,7 @@ func TestPageInChromium(t *testing.T) {
 		`id="node" title="node">worker-3<`, "LACP actor ", "LACP partner ", "0x47 activity timeout aggregation defaulted",
 		"rx 1.5 MB / 1200 pkts · tx 4.2 MB / 3400 pkts", "drop 3", "1 ignored key",
 		"lacp_rate is not a bond plugin key and is ignored; did you mean lacpRate?",
+		"passed to IPAM: kubernetes",
 	} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the page does not show %q", want)
