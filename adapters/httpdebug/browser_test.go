@@ -71,6 +71,7 @@ func TestPageInChromium(t *testing.T) {
 	c := f.add(strings.Replace(confB, `"lacpRate":"fast"`, `"lacp_rate":"fast"`, 1), podC, "c0ffee00d15ea5e0000000000000cccc", "bond0", "batch/job-7")
 	f.k.DestroyNetns(podC)
 	f.store.PutRaw(domain.AttachmentID{ContainerID: "broken", IfName: "net1"}, []byte(`{"links":{}}`))
+	f.k.SetLACPPartner(f.podB, "bond0", mustMAC("02:00:5e:10:00:01"))
 	f.k.SetCounters(f.podB, "net1", domain.LinkCounters{RxPackets: 1200, TxPackets: 3400, RxBytes: 1_500_000, TxBytes: 4_200_000, RxDropped: 3})
 
 	// Count what the page asks for: one request per refresh, for the whole node.
@@ -91,7 +92,8 @@ func TestPageInChromium(t *testing.T) {
 		"web-0", "du-0", "telco", "job-7", "eth1000", "eth1001", "802.3ad", "active-backup",
 		"as configured", "netns gone", "★ active", "3</b> attachments", "1</b> slave down", "1</b> unreadable record",
 		// The node, the per-slave LACP state and counters, the ignored key.
-		`id="node" title="node">worker-3<`, "LACP actor ", "LACP partner ", "0x47 activity timeout aggregation defaulted",
+		`id="node" title="node">worker-3<`, "LACP actor ", "LACP partner ", "in sync",
+		"0x3f activity timeout aggregation synchronization collecting distributing", "02:00:5e:10:00:01",
 		"rx 1.5 MB / 1200 pkts · tx 4.2 MB / 3400 pkts", "drop 3", "1 ignored key",
 		"lacp_rate is not a bond plugin key and is ignored; did you mean lacpRate?",
 		"passed to IPAM: kubernetes",

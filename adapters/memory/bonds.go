@@ -633,11 +633,18 @@ func (k *Kernel) Bond(ctx context.Context, ns domain.Netns, name string) (domain
 			// No partner ever answers in memory: the port runs on
 			// defaulted partner information, as a real one without a
 			// LACP peer does.
-			actor := domain.LACPActivity | domain.LACPAggregation | domain.LACPDefaulted
+			actor := domain.LACPActivity | domain.LACPAggregation
 			if b.lacpRate == domain.LacpRate(1) {
 				actor |= domain.LACPTimeout
 			}
-			ss.LACP = &domain.SlaveLACP{ActorState: actor}
+			lacp := &domain.SlaveLACP{ActorState: actor | domain.LACPDefaulted}
+			if b.partner != nil && ss.Active {
+				// In sync with a partner that runs LACP fast.
+				inSync := domain.LACPSynchronization | domain.LACPCollecting | domain.LACPDistributing
+				lacp.ActorState = actor | inSync
+				lacp.PartnerState = domain.LACPActivity | domain.LACPTimeout | domain.LACPAggregation | inSync
+			}
+			ss.LACP = lacp
 		default:
 			ss.Active = true
 		}
@@ -650,7 +657,7 @@ func (k *Kernel) Bond(ctx context.Context, ns domain.Netns, name string) (domain
 		st.Slaves = append(st.Slaves, ss)
 	}
 	if b.mode == domain.Mode8023AD && bl.up && ups > 0 {
-		st.AdInfo = &domain.AdInfo{AggregatorID: 1, NumPorts: uint16(ups)}
+		st.AdInfo = &domain.AdInfo{AggregatorID: 1, NumPorts: uint16(ups), PartnerMAC: slices.Clone(b.partner)}
 	}
 	return st, nil
 }

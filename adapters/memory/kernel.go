@@ -107,6 +107,10 @@ type bond struct {
 	allSlavesActive uint8
 	tlbDynamicLB    uint8
 
+	// partner is the LACP partner's system MAC (scenery: SetLACPPartner);
+	// nil when no partner answers.
+	partner net.HardwareAddr
+
 	macRandom    bool  // NET_ADDR_RANDOM: the first slave's MAC replaces it
 	slaves       []int // in enslave order
 	active       int   // curr_active_slave, 0 if none
@@ -274,6 +278,18 @@ func (k *Kernel) SetCarrier(ns domain.Netns, name string, plugged bool) {
 // SetCounters sets a link's traffic counters, which Bond reports for slaves.
 func (k *Kernel) SetCounters(ns domain.Netns, name string, c domain.LinkCounters) {
 	k.update(ns, name, func(l *link) { l.counters = c })
+}
+
+// SetLACPPartner makes an 802.3ad bond's links face an LACP partner with
+// system MAC mac (nil: none), as a switch port-channel would: its up slaves
+// report in-sync, collecting and distributing port states on both sides.
+func (k *Kernel) SetLACPPartner(ns domain.Netns, bondName string, mac net.HardwareAddr) {
+	k.update(ns, bondName, func(l *link) {
+		if l.bond == nil {
+			panic(fmt.Sprintf("memory: %s is not a bond", bondName))
+		}
+		l.bond.partner = slices.Clone(mac)
+	})
 }
 
 // SetPCIAddress sets the PCI address PCIAddress reports ("" for none).
