@@ -93,6 +93,17 @@ func TestParseSpecRefusesLookalikeKeysWhenTheNodeSaysSo(t *testing.T) {
 	assert.Equal(t, ok, c.Raw, "IPAM gets the config unchanged")
 }
 
+// A required key that is missing because it is misspelt says so.
+func TestMissingKeyNamesItsTypo(t *testing.T) {
+	data := conf(map[string]any{"miimon": nil, "miimmon": 100})
+	_, _, err := ParseSpec(data, "bond0", SpecOptions{})
+	require.Error(t, err)
+	assert.Equal(t, "miimon: missing (the config has miimmon: did you mean miimon?); link monitoring is required: set miimon in ms (e.g. 100) or arpInterval with arpIpTargets", err.Error())
+
+	_, _, err = ParseSpec(conf(map[string]any{"links": nil, "slaves": []string{"a", "b"}}), "bond0", SpecOptions{})
+	assert.ErrorContains(t, err, "links: missing (the config has slaves: did you mean links?)")
+}
+
 func TestLogLevel(t *testing.T) {
 	for _, l := range []string{"debug", "info", "warn", "warning", "error", "DEBUG", ""} {
 		c, err := ParseConfig(conf(map[string]any{"logLevel": l}))

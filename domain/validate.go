@@ -135,6 +135,20 @@ func (v *validator) bad(keys ...string) bool {
 	return false
 }
 
+// typo names the unknown keys that probably meant key, for the message
+// saying key is missing: " (the config has miimmon: did you mean miimon?)".
+func (v *validator) typo(key string) string {
+	var got []string
+	for _, h := range v.c.KeyHints {
+		if h.Want == key {
+			got = append(got, h.Key)
+		}
+	}
+	if len(got) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (the config has %s: did you mean %s?)", strings.Join(got, ", "), key)
+}
 
 // fail records a problem with key, once per key.
 func (v *validator) fail(key, format string, args ...any) {
@@ -177,7 +191,7 @@ func (v *validator) network() {
 	}
 	n := v.c.Name
 	if n == "" {
-		v.fail("name", "name: missing; the network name is required")
+		v.fail("name", "name: missing; the network name is required%s", v.typo("name"))
 		return
 	}
 	for i := 0; i < len(n); i++ {
@@ -195,7 +209,7 @@ func (v *validator) mode() (Mode, bool) {
 		return 0, false
 	}
 	if v.c.Mode == "" {
-		v.fail("mode", "mode: missing; allowed: %s", ModeNames())
+		v.fail("mode", "mode: missing%s; allowed: %s", v.typo("mode"), ModeNames())
 		return 0, false
 	}
 	m, ok := ParseMode(v.c.Mode)
@@ -235,7 +249,7 @@ func (v *validator) links(ifname, ifKey string) {
 	ls := v.c.Links
 	switch n := len(ls); {
 	case n == 0:
-		v.fail("links", `links: missing; at least 2 links are required, e.g. "links": [{"name": "net1"}, {"name": "net2"}]`)
+		v.fail("links", `links: missing%s; at least 2 links are required, e.g. "links": [{"name": "net1"}, {"name": "net2"}]`, v.typo("links"))
 		return
 	case n == 1:
 		v.fail("links", "links: 1 entry (%s); at least 2 are required", quote(ls[0]))
@@ -327,7 +341,7 @@ func (v *validator) monitoring(m Mode) {
 		if !m.SupportsARPMonitor() {
 			alt = ""
 		}
-		what := "missing"
+		what := "missing" + v.typo("miimon")
 		if v.c.Miimon != nil {
 			what = "0 disables link monitoring"
 		}
@@ -345,7 +359,7 @@ func (v *validator) arp(m Mode) {
 	ai := val(c.ArpInterval)
 	switch {
 	case ai > 0 && len(c.ArpIPTargets) == 0:
-		v.fail("arpIpTargets", "arpIpTargets: missing; arpInterval %d needs at least one IPv4 address to probe", ai)
+		v.fail("arpIpTargets", "arpIpTargets: missing%s; arpInterval %d needs at least one IPv4 address to probe", v.typo("arpIpTargets"), ai)
 	case ai == 0 && len(c.ArpIPTargets) > 0:
 		v.fail("arpIpTargets", "arpIpTargets: %s set but arpInterval is %d; targets are only used by the ARP monitor: set arpInterval > 0 or remove arpIpTargets",
 			clip("["+strings.Join(c.ArpIPTargets, ", ")+"]"), ai)
