@@ -149,6 +149,10 @@ func TestOverlayLabelsAndTermination(t *testing.T) {
 			}
 			selectors[sel] = name
 			for _, c := range ds.Spec.Template.Spec.Containers {
+				// The version label says which release runs: the image's tag.
+				if _, tag, ok := strings.Cut(c.Image[strings.LastIndex(c.Image, "/")+1:], ":"); ok && !strings.Contains(c.Image, "@") && tag != ds.Labels["app.kubernetes.io/version"] {
+					t.Errorf("%s: %s/%s: image tag %q but label app.kubernetes.io/version %q; bump both (docs/operations.md, Cutting a release)", o, name, c.Name, tag, ds.Labels["app.kubernetes.io/version"])
+				}
 				if c.TerminationMessagePolicy != corev1.TerminationMessageFallbackToLogsOnError {
 					t.Errorf("%s: %s/%s: terminationMessagePolicy %q, want FallbackToLogsOnError", o, name, c.Name, c.TerminationMessagePolicy)
 				}
