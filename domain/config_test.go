@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -389,7 +390,24 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add(conf(map[string]any{"mode": "802.3ad", "arpIpTargets": []string{"1.2.3.4"}}), "bond0")
 	f.Add([]byte(`{"links":["a","a"],"mode":"balance-alb","tlbDynamicLb":0}`), "a")
 	f.Fuzz(func(t *testing.T, data []byte, ifname string) {
+		// ParseSpec, strict or not, agrees with ParseConfig then Spec on
+		// whether a config is valid and on the bond it builds.
+		_, pspec, perr := ParseSpec(data, ifname, SpecOptions{})
+		_, _, _ = ParseSpec(data, ifname, SpecOptions{RefuseLookalikeKeys: true})
+		defer func() {
+			if t.Failed() {
+				t.Logf("ParseSpec: %v %+v", perr, pspec)
+			}
+		}()
 		c, err := ParseConfig(data)
+		if err == nil {
+			spec, serr := c.Spec(ifname)
+			if (serr == nil) != (perr == nil) || serr == nil && !reflect.DeepEqual(spec, pspec) {
+				t.Fatalf("ParseSpec %v differs from ParseConfig+Spec %v", perr, serr)
+			}
+		} else if perr == nil {
+			t.Fatalf("ParseSpec accepted what ParseConfig refused: %v", err)
+		}
 		if err != nil {
 			if code := CodeOf(err, 0); code != CodeDecode && code != CodeInvalidConfig {
 				t.Fatalf("ParseConfig code %d: %v", code, err)
