@@ -150,3 +150,14 @@ func TestParseSpecReportsEveryProblemAtOnce(t *testing.T) {
 	require.ErrorAs(t, err, &de)
 	assert.Len(t, de.Problems, 3, "%q", de.Problems)
 }
+
+// A kernel option the table gained must leave the unsupported list, or its
+// kernel spelling would be hinted as unsupported.
+func TestUnsupportedKernelOptionsAreNotInTheTable(t *testing.T) {
+	for _, r := range rules {
+		for _, u := range unsupportedKernelOptions {
+			assert.NotEqual(t, normKey(u), normKey(r.Kernel), "%s is in the option table (%s)", u, r.Key)
+			assert.NotEqual(t, normKey(u), normKey(r.Key), "%s is in the option table (%s)", u, r.Key)
+		}
+	}
+}
