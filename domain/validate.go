@@ -32,11 +32,11 @@ func (c *Config) spec(ifname string, v *validator) (BondSpec, error) {
 		return BondSpec{}, Errorf(CodeInvalidEnv, `CNI_IFNAME: missing, and the config has no "ifname"; the runtime must set CNI_IFNAME to the bond's interface name in the pod`)
 	}
 	if why := badIfName(ifname); why != "" {
-		code := CodeInvalidEnv
-		if ifKey == "ifname" {
-			code = CodeInvalidConfig
+		if ifKey == "CNI_IFNAME" {
+			return BondSpec{}, Errorf(CodeInvalidEnv, "%s: %s is not a valid interface name (%s); allowed: %s", ifKey, quote(ifname), why, ifNameRule)
 		}
-		return BondSpec{}, Errorf(code, "%s: %s is not a valid interface name (%s); allowed: %s", ifKey, quote(ifname), why, ifNameRule)
+		// The config's own "ifname": one more problem of the config.
+		v.fail("ifname", "%s: %s is not a valid interface name (%s); allowed: %s", ifKey, quote(ifname), why, ifNameRule)
 	}
 
 	v.network()
