@@ -6,15 +6,7 @@ import (
 
 // specOptions are the node's choices that Spec applies to every config.
 func (s *Service) specOptions() domain.SpecOptions {
-	return domain.SpecOptions{RefuseLookalikeKeys: s.d.RefuseLookalikeKeys}
-}
-
-// nodeSettingsErr is the node settings' problem, as a code-4 error.
-func (s *Service) nodeSettingsErr() error {
-	if s.d.NodeSettingsError == nil {
-		return nil
-	}
-	return domain.Errorf(domain.CodeInvalidEnv, "%w", s.d.NodeSettingsError)
+	return domain.SpecOptions{RefuseLookalikeKeys: s.d.Node.RefuseLookalikeKeys}
 }
 
 // warnKeys logs, on every verb and at the default level, each unknown key
@@ -36,7 +28,8 @@ func (s *Service) warnKeys(verb string, cfg *domain.Config) {
 
 // parseConfig is ParseConfig plus the key warnings, for the verbs that
 // need no spec (DEL, STATUS, GC): they never refuse a look-alike key, so a
-// node switched to strict keys can still tear down what it built before.
+// node switched to "unknownKeys": "error" can still tear down what it
+// built before.
 func (s *Service) parseConfig(verb string, data []byte) (*domain.Config, error) {
 	cfg, err := domain.ParseConfig(data)
 	if err == nil {
@@ -49,9 +42,6 @@ func (s *Service) parseConfig(verb string, data []byte) (*domain.Config, error) 
 // problem at once; a missing environment is reported after the config's
 // own errors, as before.
 func (s *Service) parseSpec(verb string, req Request) (*domain.Config, domain.BondSpec, error) {
-	if err := s.nodeSettingsErr(); err != nil {
-		return nil, domain.BondSpec{}, err
-	}
 	cfg, spec, err := domain.ParseSpec(req.Config, req.IfName, s.specOptions())
 	if cfg == nil {
 		return nil, spec, err

@@ -3,7 +3,6 @@ package app_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -25,7 +24,7 @@ const typoConf = `{"cniVersion":"1.1.0","name":"bond0","type":"bond","mode":"act
 
 func (w *world) serviceWith(refuse bool, log *slog.Logger) *app.Service {
 	svc, err := app.New(app.Deps{Links: w.k, Bonds: w.k, Addresses: w.k, Namespaces: w.k, Props: w.k,
-		IPAM: w.ipam, Store: w.store, Locks: w.locks, RefuseLookalikeKeys: refuse, Log: log})
+		IPAM: w.ipam, Store: w.store, Locks: w.locks, Node: domain.NodePolicy{RefuseLookalikeKeys: refuse}, Log: log})
 	require.NoError(w.t, err)
 	return svc
 }
@@ -75,7 +74,7 @@ func TestNodeSwitchRefusesLookalikeKeys(t *testing.T) {
 	_, err := svc.Add(ctx, w.req(typoConf, "c1"))
 	require.Error(t, err)
 	assert.Equal(t, domain.CodeInvalidConfig, domain.CodeOf(err, 0))
-	assert.Contains(t, err.Error(), "fail_over_mac is not a bond plugin key and is ignored; did you mean failOverMac? (this node refuses unknown keys that look like bond keys)")
+	assert.Contains(t, err.Error(), `fail_over_mac is not a bond plugin key and is ignored; did you mean failOverMac? (the node settings refuse unknown keys that look like bond keys: "unknownKeys": "error")`)
 	assert.Contains(t, err.Error(), "primary_reselect")
 	assert.Equal(t, before, w.state(), "nothing changed")
 
@@ -93,21 +92,4 @@ func TestNodeSwitchRefusesLookalikeKeys(t *testing.T) {
 	// down what it built before.
 	require.NoError(t, svc.Del(ctx, w.req(typoConf, "c1")))
 	assert.Equal(t, before, w.state())
-}
-
-// A node setting that cannot be read fails ADD and CHECK with code 4, and
-// never DEL.
-func TestBadNodeSettingFailsAddNotDel(t *testing.T) {
-	ctx := context.Background()
-	w := newWorld(t)
-	_, err := w.svc.Add(ctx, w.req(hostBondConf, "c1"))
-	require.NoError(t, err)
-	svc, err := app.New(app.Deps{Links: w.k, Bonds: w.k, Addresses: w.k, Namespaces: w.k, Props: w.k,
-		IPAM: w.ipam, Store: w.store, Locks: w.locks, NodeSettingsError: errors.New(`node setting BOND_UNKNOWN_KEYS="strict": want warn or error`)})
-	require.NoError(t, err)
-	_, err = svc.Add(ctx, w.req(hostBondConf, "c2"))
-	assert.Equal(t, domain.CodeInvalidEnv, domain.CodeOf(err, 0))
-	assert.EqualError(t, err, `node setting BOND_UNKNOWN_KEYS="strict": want warn or error`)
-	assert.Equal(t, domain.CodeInvalidEnv, domain.CodeOf(svc.Check(ctx, w.req(hostBondConf, "c1")), 0))
-	require.NoError(t, svc.Del(ctx, w.req(hostBondConf, "c1")))
 }

@@ -288,10 +288,6 @@ func (r *ValidationResult) fail(err error) {
 // only for failures of the daemon itself; an invalid config is a result.
 func (s *Service) Validate(ctx context.Context, config []byte, ifname string) (ValidationResult, error) {
 	var res ValidationResult
-	if err := s.nodeSettingsErr(); err != nil {
-		res.fail(err)
-		return res, nil
-	}
 	cfg, spec, err := domain.ParseSpec(config, ifname, s.specOptions())
 	if cfg != nil {
 		res.UnknownKeys, res.KeyHints = cfg.UnknownKeys, cfg.KeyHints

@@ -43,14 +43,6 @@ type Deps struct {
 	// leaves it nil; the crash tests build the binary with a hook that
 	// pauses at a named step so they can SIGKILL the plugin there.
 	BeforeStep func(domain.Step)
-	// RefuseLookalikeKeys is the node's switch that makes an unknown key
-	// looking like a bond key (domain.KeyHint) a code-7 error on ADD and
-	// CHECK (and in Validate) instead of a warning.
-	RefuseLookalikeKeys bool
-	// NodeSettingsError, if set, is a node setting that could not be read:
-	// ADD and CHECK (and Validate) fail with code 4 rather than guess; DEL,
-	// STATUS and GC go on.
-	NodeSettingsError error
 	// Now defaults to time.Now.
 	Now func() time.Time
 	// Log defaults to a logger that discards.

@@ -126,7 +126,7 @@ func ParseSpec(data []byte, ifname string, o SpecOptions) (*Config, BondSpec, er
 	}
 	if o.RefuseLookalikeKeys {
 		for _, h := range c.KeyHints {
-			v.fail("key "+h.Key, "%s (this node refuses unknown keys that look like bond keys)", h)
+			v.fail("key "+h.Key, `%s (the node settings refuse unknown keys that look like bond keys: "unknownKeys": "error")`, h)
 		}
 	}
 	spec, err := c.spec(ifname, v)

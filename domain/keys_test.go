@@ -83,7 +83,7 @@ func TestParseSpecRefusesLookalikeKeysWhenTheNodeSaysSo(t *testing.T) {
 	_, _, err := ParseSpec(data, "bond0", SpecOptions{RefuseLookalikeKeys: true})
 	require.Error(t, err)
 	assert.Equal(t, CodeInvalidConfig, CodeOf(err, 0))
-	assert.Equal(t, "lacp_rate is not a bond plugin key and is ignored; did you mean lacpRate? (this node refuses unknown keys that look like bond keys)", err.Error())
+	assert.Equal(t, `lacp_rate is not a bond plugin key and is ignored; did you mean lacpRate? (the node settings refuse unknown keys that look like bond keys: "unknownKeys": "error")`, err.Error())
 
 	// IPAM's own top-level keys pass, switch or not.
 	ok := conf(map[string]any{"kubernetes": map[string]any{"kubeconfig": "/x"}, "datastore_type": "kubernetes", "log_level": "debug", "etcd_endpoints": "http://e:2379"})

@@ -23,6 +23,9 @@ type NodePolicy struct {
 	// AllowUnsafeHostLinks lets a network config's "allowUnsafeHostLinks"
 	// take effect; without it the opt-in is refused.
 	AllowUnsafeHostLinks bool
+	// RefuseLookalikeKeys makes an unknown key that looks like a bond key
+	// (a KeyHint) a code-7 error on ADD and CHECK, instead of a warning.
+	RefuseLookalikeKeys bool
 }
 
 // AllowsHostLink reports whether the policy lets pods take host link name.

@@ -20,9 +20,16 @@ import (
 // passes the test's environment to the plugin, as a runtime passes its own).
 func nodeFile(t *testing.T, body string) string {
 	t.Helper()
+	p := writeNodeFile(t, body)
+	t.Setenv("BOND_NODE_CONFIG", p)
+	return p
+}
+
+// writeNodeFile writes a node settings file (root's, 0600) and returns its path.
+func writeNodeFile(t *testing.T, body string) string {
+	t.Helper()
 	p := filepath.Join(t.TempDir(), "node.json")
 	require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
-	t.Setenv("BOND_NODE_CONFIG", p)
 	return p
 }
 

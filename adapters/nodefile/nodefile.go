@@ -68,6 +68,10 @@ type Settings struct {
 	// StateDir holds the attachment records; LockDir the host-link locks.
 	StateDir string `json:"stateDir,omitempty"`
 	LockDir  string `json:"lockDir,omitempty"`
+	// UnknownKeys is what an unknown network-config key that looks like a
+	// bond key ("lacp_rate", "miimmon") gets: "warn" (the default) logs
+	// it, "error" refuses the config on ADD and CHECK.
+	UnknownKeys string `json:"unknownKeys,omitempty"`
 }
 
 // Node is the loaded settings and where they came from.
@@ -82,7 +86,8 @@ type Node struct {
 func (n Node) Policy() domain.NodePolicy {
 	// A file that names no host link allows none: the admin who writes the
 	// file lists the NICs meant for pods.
-	p := domain.NodePolicy{Source: n.Path, AllowUnsafeHostLinks: n.AllowUnsafeHostLinks, RestrictHostLinks: n.Found}
+	p := domain.NodePolicy{Source: n.Path, AllowUnsafeHostLinks: n.AllowUnsafeHostLinks, RestrictHostLinks: n.Found,
+		RefuseLookalikeKeys: n.UnknownKeys == "error"}
 	if n.HostLinks != nil {
 		p.HostLinks = append([]string(nil), (*n.HostLinks)...)
 	}
@@ -239,6 +244,11 @@ func (s Settings) validate() error {
 		if err := domain.CheckLogFileName(s.LogFile); err != nil {
 			return fmt.Errorf("logFile: %w", err)
 		}
+	}
+	switch s.UnknownKeys {
+	case "", "warn", "error":
+	default:
+		return fmt.Errorf("unknownKeys: %q is not one of warn, error", s.UnknownKeys)
 	}
 	if s.LogLevel != "" && !domain.ValidLogLevel(s.LogLevel) {
 		return fmt.Errorf("logLevel: %q is not one of %s", s.LogLevel, strings.Join(domain.LogLevels, ", "))

@@ -33,7 +33,7 @@ func TestMissingFileIsDropIn(t *testing.T) {
 
 func TestLoadsEverySetting(t *testing.T) {
 	p := write(t, `{"hostLinks":["ens1f*","eth9"],"allowUnsafeHostLinks":true,"logDir":"/var/log/b","logFile":"bond.log",
-		"logLevel":"info","stateDir":"/var/lib/b","lockDir":"/run/b","ipamEnv":["KUBECONFIG"]}`, 0o644)
+		"logLevel":"info","stateDir":"/var/lib/b","lockDir":"/run/b","ipamEnv":["KUBECONFIG"],"unknownKeys":"error"}`, 0o644)
 	n, err := nodefile.Load(p)
 	require.NoError(t, err)
 	assert.True(t, n.Found)
@@ -43,9 +43,10 @@ func TestLoadsEverySetting(t *testing.T) {
 	assert.True(t, pol.AllowsHostLink("eth9"))
 	assert.False(t, pol.AllowsHostLink("eth0"))
 	assert.True(t, pol.AllowUnsafeHostLinks)
+	assert.True(t, pol.RefuseLookalikeKeys, `"unknownKeys": "error"`)
 	assert.Equal(t, "/var/log/b", n.EffectiveLogDir())
 	assert.Equal(t, nodefile.Settings{HostLinks: &[]string{"ens1f*", "eth9"}, AllowUnsafeHostLinks: true, LogDir: "/var/log/b",
-		LogFile: "bond.log", LogLevel: "info", StateDir: "/var/lib/b", LockDir: "/run/b", IPAMEnv: []string{"KUBECONFIG"}}, n.Settings)
+		LogFile: "bond.log", LogLevel: "info", StateDir: "/var/lib/b", LockDir: "/run/b", IPAMEnv: []string{"KUBECONFIG"}, UnknownKeys: "error"}, n.Settings)
 }
 
 // A node file that names no host NIC lets pods take none: once the admin
@@ -59,6 +60,10 @@ func TestHostLinksNamingNoneAllowsNone(t *testing.T) {
 	n, err := nodefile.Load(write(t, `{"hostLinks":["*"]}`, 0o600))
 	require.NoError(t, err)
 	assert.True(t, n.Policy().AllowsHostLink("eth0"), `"*": any`)
+	assert.False(t, n.Policy().RefuseLookalikeKeys, "no unknownKeys key: warn")
+	n, err = nodefile.Load(write(t, `{"unknownKeys":"warn"}`, 0o600))
+	require.NoError(t, err)
+	assert.False(t, n.Policy().RefuseLookalikeKeys)
 }
 
 // A bad file never means permissive defaults: the error names the file and
@@ -77,6 +82,7 @@ func TestMalformedFileFails(t *testing.T) {
 		"path as log file":  `{"logFile":"/etc/profile"}`,
 		"bad level":         `{"logLevel":"loud"}`,
 		"bad env name":      `{"ipamEnv":["A=B"]}`,
+		"bad unknownKeys":   `{"unknownKeys":"strict"}`,
 		"array":             `["eth0"]`,
 	}
 	for name, body := range cases {

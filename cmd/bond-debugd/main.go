@@ -211,7 +211,6 @@ func Module(o Options) fx.Option {
 				return readonly.Store{S: state.NewMoved(o.StateDir, o.PreviousStateDir)}
 			}, fx.As(new(ports.Store))),
 			newNodePolicy,
-			wiring.NodePolicyFromEnv,
 			wiring.NewService,
 			NewServer,
 			NewDaemon,

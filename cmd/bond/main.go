@@ -158,7 +158,7 @@ func needsNothing(command string) bool {
 func Module(env Env) fx.Option {
 	return fx.Options(
 		fx.Supply(env),
-		fx.Provide(newDriven, wiring.NodePolicyFromEnv, wiring.NewService, newPlugin),
+		fx.Provide(newDriven, wiring.NewService, newPlugin),
 	)
 }
 
