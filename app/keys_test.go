@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/bondcni/bond/app"
 	"github.com/bondcni/bond/domain"
 )
 
@@ -22,13 +21,6 @@ const typoConf = `{"cniVersion":"1.1.0","name":"bond0","type":"bond","mode":"act
 "failOverMac":1,"links":[{"name":"eth1000"},{"name":"eth1001"}],"ipam":{"type":"calico-ipam"},
 "fail_over_mac":"active","primary_reselect":"always",` + calicoKeys + `}`
 
-func (w *world) serviceWith(refuse bool, log *slog.Logger) *app.Service {
-	svc, err := app.New(app.Deps{Links: w.k, Bonds: w.k, Addresses: w.k, Namespaces: w.k, Props: w.k,
-		IPAM: w.ipam, Store: w.store, Locks: w.locks, Node: domain.NodePolicy{RefuseLookalikeKeys: refuse}, Log: log})
-	require.NoError(w.t, err)
-	return svc
-}
-
 // Every verb warns at the default level (warn) about each look-alike key,
 // naming it and the key it probably means; IPAM's own keys are not warned
 // about.
@@ -36,7 +28,7 @@ func TestLookalikeKeysWarnOnEveryVerb(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	var logs bytes.Buffer
-	svc := w.serviceWith(false, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	svc := w.serviceWith(w.ipam, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})), nil)
 	req := w.req(typoConf, "c1")
 
 	_, err := svc.Add(ctx, req)
@@ -68,7 +60,8 @@ func TestLookalikeKeysWarnOnEveryVerb(t *testing.T) {
 func TestNodeSwitchRefusesLookalikeKeys(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
-	svc := w.serviceWith(true, nil)
+	w.node.RefuseLookalikeKeys = true
+	svc := w.serviceWith(w.ipam, nil, nil)
 	before := w.state()
 
 	_, err := svc.Add(ctx, w.req(typoConf, "c1"))
