@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bufio"
 	"fmt"
 	"net/http"
 	"os"
@@ -24,18 +25,24 @@ func TestDebugdReadsProcNetnsPaths(t *testing.T) {
 	e := newCNI(t)
 	d := startDebugd(t, e)
 
-	sandbox := exec.Command("unshare", "-n", "sleep", "600")
+	// The sandbox says "ready" once it is in its new netns (unshare execs
+	// sh there, which execs sleep: one process, one PID throughout).
+	sandbox := exec.Command("unshare", "-n", "sh", "-c", "echo ready; exec sleep 600")
+	out, err := sandbox.StdoutPipe()
+	require.NoError(t, err)
 	require.NoError(t, sandbox.Start())
 	exited := make(chan error, 1)
-	go func() { exited <- sandbox.Wait() }()
 	t.Cleanup(func() { _ = sandbox.Process.Kill() })
-	pod := fmt.Sprintf("/proc/%d/ns/net", sandbox.Process.Pid)
-	self, err := os.Readlink("/proc/self/ns/net")
+	line, err := bufio.NewReader(out).ReadString('\n')
 	require.NoError(t, err)
-	require.Eventually(t, func() bool {
-		l, err := os.Readlink(pod)
-		return err == nil && l != self
-	}, 10*time.Second, 10*time.Millisecond, "the sandbox process never entered a netns of its own")
+	require.Equal(t, "ready\n", line)
+	go func() { exited <- sandbox.Wait() }()
+	pod := fmt.Sprintf("/proc/%d/ns/net", sandbox.Process.Pid)
+	self, err := os.Readlink("/proc/1/ns/net")
+	require.NoError(t, err)
+	l, err := os.Readlink(pod)
+	require.NoError(t, err)
+	require.NotEqual(t, self, l, "the sandbox has a netns of its own")
 
 	sw := kit.NewNetns(t, "switch")
 	kit.Veth(t, pod, "s1", nil, sw, "p1", 0)
