@@ -46,6 +46,13 @@ type Config struct {
 	NumGratArp      *uint8
 	PacketsPerSlave *uint32
 
+	// VLAN, if not 0, makes CNI_IFNAME an 8021q device with this id on
+	// top of the bond; VLANMTU (0 = the bond's) and VLANProtocol (0 =
+	// 802.1Q) describe it.
+	VLAN         int
+	VLANMTU      int
+	VLANProtocol VLANProtocol
+
 	// AllowUnsafeHostLinks is the explicit opt-in to take host links that
 	// look like they carry the node's own traffic.
 	AllowUnsafeHostLinks bool

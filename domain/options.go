@@ -191,6 +191,51 @@ var rules = []rule{
 		"Deliver duplicate frames received on inactive links.", func(c *Config) **uint8 { return &c.AllSlavesActive }),
 	u8Rule("tlbDynamicLb", "tlb_dynamic_lb", tlbModes, "1", flagType, flagValue, 1,
 		"Dynamic flow shuffling in balance-tlb (balance-alb requires 1).", func(c *Config) **uint8 { return &c.TLBDynamicLB }),
+	{
+		OptionRule: OptionRule{Key: "vlan", Modes: allModes, Default: "none: CNI_IFNAME is the bond", Type: intOrStr,
+			Values: fmt.Sprintf("1..%d", MaxVLANID), Description: "Tag the attachment: CNI_IFNAME becomes an 8021q device with this VLAN id on top of the bond and gets IPAM's addresses; the bond is named after CNI_IFNAME with \"-bond\" appended (a hashed name when that exceeds 15 bytes). One VLAN per attachment."},
+		decode: func(c *Config, k string, raw json.RawMessage) error {
+			want := fmt.Sprintf("an integer 1..%d (the VLAN id; omit vlan for an untagged bond)", MaxVLANID)
+			v, err := decodeUint(k, raw, MaxVLANID, want)
+			if err == nil && v == 0 {
+				err = gotErr(k, raw, want)
+			}
+			c.VLAN = int(v)
+			return err
+		},
+		present: func(c *Config) bool { return c.VLAN != 0 },
+		show:    func(c *Config) string { return strconv.Itoa(c.VLAN) },
+	},
+	{
+		OptionRule: OptionRule{Key: "vlanMtu", Modes: allModes, Default: "0: the bond's MTU", Type: intOrStr,
+			Values: "0, or 68..65535, at most the bond's MTU", Description: "MTU of the VLAN device. Needs vlan."},
+		decode: func(c *Config, k string, raw json.RawMessage) error {
+			const want = "0 (the bond's MTU) or an integer 68..65535"
+			v, err := decodeUint(k, raw, 65535, want)
+			if err == nil && v > 0 && v < 68 {
+				err = gotErr(k, raw, want)
+			}
+			c.VLANMTU = int(v)
+			return err
+		},
+		present: func(c *Config) bool { return c.VLANMTU != 0 },
+		show:    func(c *Config) string { return strconv.Itoa(c.VLANMTU) },
+	},
+	{
+		OptionRule: OptionRule{Key: "vlanProtocol", Modes: allModes, Default: "802.1Q", Type: "string",
+			Values: "802.1Q, 802.1ad", Description: "Tag protocol of the VLAN device: 802.1Q (C-tag, EtherType 0x8100) or 802.1ad (S-tag, 0x88a8). Needs vlan."},
+		decode: func(c *Config, k string, raw json.RawMessage) error {
+			s, err := decodeString(k, raw)
+			p, ok := ParseVLANProtocol(s)
+			if err != nil || !ok {
+				return gotErr(k, raw, `"802.1Q" or "802.1ad"`)
+			}
+			c.VLANProtocol = p
+			return nil
+		},
+		present: func(c *Config) bool { return c.VLANProtocol != 0 },
+		show:    func(c *Config) string { return quote(c.VLANProtocol.String()) },
+	},
 }
 
 // decodeMode reads the mode name; a number gets a hint with the name.

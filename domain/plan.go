@@ -17,10 +17,16 @@ const (
 	StepEnslave StepKind = "enslave"
 	// StepBondUp sets the bond up. Undo: StepBondDown.
 	StepBondUp StepKind = "bond-up"
+	// StepCreateVLAN creates the VLAN device named CNI_IFNAME on the bond,
+	// down. Undo: StepDeleteVLAN.
+	StepCreateVLAN StepKind = "create-vlan"
+	// StepVLANUp sets the VLAN device up; deleting it undoes this too.
+	StepVLANUp StepKind = "vlan-up"
 	// StepIPAMAdd delegates ADD to IPAM. Undo: StepIPAMDel.
 	StepIPAMAdd StepKind = "ipam-add"
-	// StepConfigureIP puts the IPAM addresses and routes on the bond. Its
-	// undo is the bond's deletion, so it has none of its own.
+	// StepConfigureIP puts the IPAM addresses and routes on CNI_IFNAME (the
+	// bond, or the VLAN device). Its undo is that link's deletion, so it has
+	// none of its own.
 	StepConfigureIP StepKind = "configure-ip"
 	// StepMarkReady records that the ADD completed.
 	StepMarkReady StepKind = "mark-ready"
@@ -29,6 +35,7 @@ const (
 	StepForget       StepKind = "forget"
 	StepReturnToHost StepKind = "return-to-host"
 	StepDeleteBond   StepKind = "delete-bond"
+	StepDeleteVLAN   StepKind = "delete-vlan"
 	StepRelease      StepKind = "release"
 	StepBondDown     StepKind = "bond-down"
 	StepIPAMDel      StepKind = "ipam-del"
@@ -78,6 +85,8 @@ func (s Step) Undo() (Step, bool) {
 		return Step{Kind: StepRelease, Link: s.Link, InPod: s.InPod}, true
 	case StepBondUp:
 		return Step{Kind: StepBondDown}, true
+	case StepCreateVLAN:
+		return Step{Kind: StepDeleteVLAN}, true
 	case StepIPAMAdd:
 		return Step{Kind: StepIPAMDel}, true
 	}
@@ -90,8 +99,12 @@ func (s Step) Undo() (Step, bool) {
 type AddInput struct {
 	Spec  BondSpec
 	Links []Link
-	// IfnameTaken: a link named Spec.Name already exists in the pod.
+	// IfnameTaken: a link named CNI_IFNAME (Spec.IfName()) already exists
+	// in the pod.
 	IfnameTaken bool
+	// BondNameTaken: with a VLAN, a link with the bond's derived name
+	// (Spec.Name) already exists in the pod.
+	BondNameTaken bool
 	// HasIPAM: the config names an IPAM plugin.
 	HasIPAM bool
 	// IPAMNeedsLink: that plugin needs the bond up (IPAMNeedsLink), so
@@ -116,7 +129,10 @@ type Plan struct {
 func PlanAdd(in AddInput) (Plan, error) {
 	spec := in.Spec
 	if in.IfnameTaken {
-		return Plan{}, Errorf(CodeIfnameExists, "CNI_IFNAME %q already exists in the pod; choose another interface name or remove the existing link", spec.Name)
+		return Plan{}, Errorf(CodeIfnameExists, "CNI_IFNAME %q already exists in the pod; choose another interface name or remove the existing link", spec.IfName())
+	}
+	if in.BondNameTaken {
+		return Plan{}, Errorf(CodeIfnameExists, "vlan: the bond under VLAN device %q is named %q, and a link of that name already exists in the pod; remove it or choose another CNI_IFNAME", spec.IfName(), spec.Name)
 	}
 	if len(in.Links) != len(spec.Links) {
 		return Plan{}, Errorf(CodeLinkNotFound, "links: %d configured but %d found", len(spec.Links), len(in.Links))
@@ -162,6 +178,9 @@ func PlanAdd(in AddInput) (Plan, error) {
 	if err := checkMTU(spec, in.Links, in.Spec.MTU != 0); err != nil {
 		return Plan{}, err
 	}
+	if v := spec.VLAN; v != nil && v.MTU > spec.MTU {
+		return Plan{}, Errorf(CodeInvalidConfig, "vlanMtu: %d is more than the bond's MTU %d (mtu is omitted, so the bond keeps the links' smallest MTU); a VLAN device cannot be bigger than the bond it sits on: lower vlanMtu or set mtu", v.MTU, spec.MTU)
+	}
 
 	p := Plan{Spec: spec}
 	for _, l := range in.Links {
@@ -185,6 +204,9 @@ func PlanAdd(in AddInput) (Plan, error) {
 		p.Steps = append(p.Steps, Step{Kind: StepEnslave, Link: s, InPod: spec.LinksInContainer})
 	}
 	p.Steps = append(p.Steps, Step{Kind: StepBondUp})
+	if spec.VLAN != nil {
+		p.Steps = append(p.Steps, Step{Kind: StepCreateVLAN}, Step{Kind: StepVLANUp})
+	}
 	if in.HasIPAM && !beside {
 		p.Steps = append(p.Steps, Step{Kind: StepIPAMAdd})
 	}

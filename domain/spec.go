@@ -42,6 +42,9 @@ type BondSpec struct {
 	Links []string
 	// LinksInContainer: the links already sit in the pod netns.
 	LinksInContainer bool
+	// VLAN, if set, is the 8021q device named CNI_IFNAME on top of the
+	// bond; Name is then the bond's derived name (VLANBondName).
+	VLAN *VLANSpec
 	// AllowHostLinkRisk disables the host-link safety checks (explicit opt-in).
 	AllowUnsafeHostLinks bool
 	// RequireDistinctPFs: two SR-IOV VFs of one PF are an error, not a warning.

@@ -44,6 +44,7 @@ func (c *Config) spec(ifname string, v *validator) (BondSpec, error) {
 	mode, modeOK := v.mode()
 	v.links(ifname, ifKey)
 	v.ranges()
+	v.vlan(ifname, ifKey)
 	if modeOK {
 		v.modeRules(mode)
 		v.monitoring(mode)
@@ -87,7 +88,7 @@ func (c *Config) bondSpec(ifname string, mode Mode) BondSpec {
 		a, _ := netip.ParseAddr(t) // validated
 		o.ArpIPTargets = append(o.ArpIPTargets, a)
 	}
-	return BondSpec{
+	spec := BondSpec{
 		Name:                 ifname,
 		Options:              o,
 		MTU:                  c.MTU,
@@ -97,6 +98,15 @@ func (c *Config) bondSpec(ifname string, mode Mode) BondSpec {
 		AllowUnsafeHostLinks: c.AllowUnsafeHostLinks,
 		RequireDistinctPFs:   c.RequireDistinctPFs,
 	}
+	if c.VLAN != 0 {
+		p := c.VLANProtocol
+		if p == 0 {
+			p = VLAN8021Q
+		}
+		spec.VLAN = &VLANSpec{Name: ifname, ID: c.VLAN, Protocol: p, MTU: c.VLANMTU}
+		spec.Name = VLANBondName(ifname)
+	}
+	return spec
 }
 
 func clone[T any](p *T) *T {
@@ -269,8 +279,13 @@ func (v *validator) links(ifname, ifKey string) {
 			continue
 		}
 		seen[l] = i
-		if l == ifname {
+		if l == ifname && v.c.VLAN != 0 {
+			v.fail(key, "%s: %s is the VLAN device's own name (%s); rename the link or choose another interface name", key, quote(l), ifKey)
+		} else if l == ifname {
 			v.fail(key, "%s: %s is the bond's own name (%s); a bond cannot enslave itself: rename the link or the bond", key, quote(l), ifKey)
+		}
+		if v.c.VLAN != 0 && l == VLANBondName(ifname) {
+			v.fail(key, "%s: %s is the name of the bond under the VLAN (%s with \"-bond\"); rename the link", key, quote(l), ifKey)
 		}
 	}
 }
@@ -426,5 +441,32 @@ func (v *validator) primary(m Mode) {
 	}
 	if !slices.Contains(v.c.Links, p) {
 		v.fail("primary", "primary: %s is not one of the links (%s)", quote(p), clip(strings.Join(v.c.Links, ", ")))
+	}
+}
+
+// vlan checks the VLAN keys: they need vlan, and the VLAN device cannot be
+// bigger than the bond under it (the kernel refuses it with EINVAL).
+func (v *validator) vlan(ifname, ifKey string) {
+	c := v.c
+	if c.VLAN == 0 {
+		if c.VLANMTU != 0 {
+			v.fail("vlanMtu", "vlanMtu: %d set without vlan; it is the MTU of the VLAN device: set vlan (1..%d) or remove vlanMtu", c.VLANMTU, MaxVLANID)
+		}
+		if c.VLANProtocol != 0 {
+			v.fail("vlanProtocol", "vlanProtocol: %s set without vlan; set vlan (1..%d) or remove vlanProtocol", quote(c.VLANProtocol.String()), MaxVLANID)
+		}
+		return
+	}
+	if c.VLAN < 1 || c.VLAN > MaxVLANID {
+		v.fail("vlan", "vlan: %d is out of range; allowed: 1..%d", c.VLAN, MaxVLANID)
+	}
+	if c.VLANMTU != 0 && (c.VLANMTU < 68 || c.VLANMTU > 65535) {
+		v.fail("vlanMtu", "vlanMtu: %d is out of range; allowed: 0 (the bond's MTU) or 68..65535", c.VLANMTU)
+	}
+	if c.VLANProtocol != 0 && c.VLANProtocol != VLAN8021Q && c.VLANProtocol != VLAN8021AD {
+		v.fail("vlanProtocol", "vlanProtocol: %s is not a VLAN protocol; allowed: \"802.1Q\", \"802.1ad\"", c.VLANProtocol)
+	}
+	if c.MTU != 0 && c.VLANMTU > c.MTU {
+		v.fail("vlanMtu", "vlanMtu: %d is more than the bond's mtu %d; a VLAN device cannot be bigger than the bond it sits on: lower vlanMtu or raise mtu", c.VLANMTU, c.MTU)
 	}
 }

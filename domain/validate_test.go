@@ -337,6 +337,7 @@ var sample = map[string]any{
 	"failOverMac": "active", "xmitHashPolicy": "layer3+4", "lacpRate": "fast", "primary": "net1",
 	"primaryReselect": "better", "minLinks": 1, "adSelect": "count", "numGratArp": 2,
 	"packetsPerSlave": 2, "allSlavesActive": 1, "tlbDynamicLb": 1,
+	"vlan": 100, "vlanMtu": 1400, "vlanProtocol": "802.1ad",
 }
 
 func TestOptionRulesTable(t *testing.T) {
@@ -393,6 +394,8 @@ func TestOptionRulesDriveValidation(t *testing.T) {
 					over["miimon"] = nil
 					over["arpInterval"] = 100
 					over["arpIpTargets"] = []string{"192.0.2.1"}
+				case "vlanMtu", "vlanProtocol":
+					over["vlan"] = 100
 				}
 				c, err := ParseConfig(conf(over))
 				require.NoError(t, err)
