@@ -60,7 +60,7 @@ func (s *Service) Add(ctx context.Context, req Request) (domain.Result, error) {
 		rec: domain.Attachment{
 			ID: req.id(), Netns: req.Netns, Network: cfg.Name, Phase: domain.PhaseAdding,
 			CreatedAt: s.d.Now().UTC(), LinksInContainer: spec.LinksInContainer,
-			Mode: spec.Options.Mode.String(), Links: plan.Original, BondMTU: plan.Spec.MTU,
+			Mode: spec.Options.Mode.String(), Links: plan.Original, BondMTU: plan.Spec.MTU, Bond: bondField(spec),
 			PodNamespace: podNS, PodName: podName, Config: req.Config,
 		},
 	}
@@ -78,11 +78,18 @@ func (s *Service) Add(ctx context.Context, req Request) (domain.Result, error) {
 // observe reads, without changing anything, what the plan depends on.
 func (s *Service) observe(ctx context.Context, req Request, spec domain.BondSpec) (domain.AddInput, error) {
 	in := domain.AddInput{Spec: spec}
-	if _, err := s.d.Links.Link(ctx, req.Netns, spec.Name); err == nil {
+	if _, err := s.d.Links.Link(ctx, req.Netns, spec.IfName()); err == nil {
 		in.IfnameTaken = true
 		return in, nil // PlanAdd refuses it; nothing else matters
 	} else if !errors.Is(err, domain.ErrNotFound) {
-		return in, wrapPort(err, "looking up %q in the pod", spec.Name)
+		return in, wrapPort(err, "looking up %q in the pod", spec.IfName())
+	}
+	if spec.VLAN != nil {
+		taken, err := s.nameTaken(ctx, req.Netns, spec.Name)
+		if err != nil || taken {
+			in.BondNameTaken = taken
+			return in, err
+		}
 	}
 	where, whereName := domain.HostNetns, "host"
 	if spec.LinksInContainer {
@@ -130,6 +137,7 @@ type addRun struct {
 	podIdx map[string]int // slave name -> ifindex in the pod
 	vfs    map[string]domain.VF
 	bond   domain.Link
+	vlan   domain.Link // the VLAN device, with "vlan"
 	ipam   domain.IPAMResult
 }
 
@@ -312,6 +320,8 @@ func (r *addRun) do(ctx context.Context, st domain.Step) error {
 		if err := d.Links.SetUp(ctx, pod, r.bond.Index, up); err != nil {
 			return wrapPort(err, "setting bond %q up=%t", r.spec.Name, up)
 		}
+	case domain.StepCreateVLAN, domain.StepVLANUp, domain.StepDeleteVLAN:
+		return r.doVLAN(ctx, st)
 	case domain.StepIPAMAdd:
 		res, err := d.IPAM.Add(ctx, r.cfg.IPAMType, r.req.Config, r.req.Invocation)
 		if err != nil {
@@ -323,8 +333,8 @@ func (r *addRun) do(ctx context.Context, st domain.Step) error {
 			return ipamFailed(err, r.cfg.IPAMType, "DEL")
 		}
 	case domain.StepConfigureIP:
-		if err := d.Addresses.Configure(ctx, pod, r.bond.Index, r.ipam.IPs, r.ipam.Routes); err != nil {
-			return wrapPort(err, "configuring addresses on %q", r.spec.Name)
+		if err := d.Addresses.Configure(ctx, pod, r.iface().Index, r.ipam.IPs, r.ipam.Routes); err != nil {
+			return wrapPort(err, "configuring addresses on %q", r.spec.IfName())
 		}
 	case domain.StepMarkReady:
 		// Read the bond back first: the result carries its real MAC and MTU
@@ -335,6 +345,13 @@ func (r *addRun) do(ctx context.Context, st domain.Step) error {
 			return wrapPort(err, "reading bond %q back", r.spec.Name)
 		}
 		r.bond = b
+		if r.spec.VLAN != nil {
+			v, err := d.Links.LinkByIndex(ctx, pod, r.vlan.Index)
+			if err != nil {
+				return wrapPort(err, "reading VLAN device %q back", r.spec.VLAN.Name)
+			}
+			r.vlan = v
+		}
 		r.rec.Phase = domain.PhaseReady
 		for _, ip := range r.ipam.IPs {
 			r.rec.IPs = append(r.rec.IPs, ip.Address)
@@ -348,9 +365,11 @@ func (r *addRun) do(ctx context.Context, st domain.Step) error {
 	return nil
 }
 
-// result describes the bond as read back at the end of the ADD.
+// result describes CNI_IFNAME (the bond, or the VLAN device on it) as read
+// back at the end of the ADD. With a VLAN the bond is not listed: Multus
+// reports every listed interface with a sandbox as a network of the pod.
 func (r *addRun) result() domain.Result {
-	b := r.bond
+	b := r.iface()
 	return domain.Result{
 		Interfaces: []domain.Interface{{Name: b.Name, MAC: b.MAC.String(), MTU: b.MTU, Sandbox: string(r.req.Netns)}},
 		IPs:        r.ipam.IPs,

@@ -53,15 +53,35 @@ func (s *Service) Drift(ctx context.Context, spec domain.BondSpec, rec domain.At
 	if err != nil {
 		return nil, wrapPort(err, "reading bond %q", spec.Name)
 	}
-	addrs, err := s.d.Addresses.Addresses(ctx, rec.Netns, st.Link.Index)
+	iface := st.Link.Index
+	var vdrift []string
+	if spec.VLAN != nil {
+		vs, d, err := s.vlanDrift(ctx, spec, rec, st.Link)
+		if err != nil {
+			return nil, err
+		}
+		vdrift = d
+		if vs == nil {
+			// No VLAN device, so none of its addresses either.
+			bd, err := driftOf(spec, rec, st, nil, prevResult)
+			if err != nil {
+				return nil, err
+			}
+			bd = append(bd, s.vfSlaveDrift(ctx, rec.Netns, st)...)
+			return append(bd, vdrift...), nil
+		}
+		iface = vs.Link.Index
+	}
+	addrs, err := s.d.Addresses.Addresses(ctx, rec.Netns, iface)
 	if err != nil {
-		return nil, wrapPort(err, "listing addresses of %q", spec.Name)
+		return nil, wrapPort(err, "listing addresses of %q", spec.IfName())
 	}
 	d, err := driftOf(spec, rec, st, addrs, prevResult)
 	if err != nil {
 		return nil, err
 	}
-	return append(d, s.vfSlaveDrift(ctx, rec.Netns, st)...), nil
+	d = append(d, s.vfSlaveDrift(ctx, rec.Netns, st)...)
+	return append(d, vdrift...), nil
 }
 
 // driftOf compares an already-read bond and its addresses with the spec,

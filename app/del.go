@@ -54,7 +54,7 @@ func (s *Service) Del(ctx context.Context, req Request) error {
 			defer func() { <-ipamDel.finished }() // on a panic too
 		}
 	}
-	kerrs, away, err := s.teardown(ctx, req, rec, haveRec)
+	kerrs, away, err := s.teardown(ctx, req, rec, haveRec, delBondName(req.IfName, rec, haveRec, cfg, perr))
 	if ipamDel != nil {
 		if ierr := ipamDel.wait(); ierr != nil {
 			errs = append(errs, ierr)
@@ -100,10 +100,11 @@ func (s *Service) ipamDel(ctx context.Context, plugin string, conf []byte, req R
 	return err
 }
 
-// teardown deletes the attachment's bond and returns its recorded links.
-// It returns the failures of the steps it attempted, the number of
-// physical links not back on the host yet, and an error that stopped it.
-func (s *Service) teardown(ctx context.Context, req Request, rec domain.Attachment, haveRec bool) (errs []error, away int, err error) {
+// teardown deletes the attachment's bond (named bond; with a VLAN device
+// on it, that first) and returns its recorded links. It returns the
+// failures of the steps it attempted, the number of physical links not
+// back on the host yet, and an error that stopped it.
+func (s *Service) teardown(ctx context.Context, req Request, rec domain.Attachment, haveRec bool, bond string) (errs []error, away int, err error) {
 	id := req.id()
 	pod := req.Netns
 	if pod == "" && haveRec {
@@ -111,7 +112,13 @@ func (s *Service) teardown(ctx context.Context, req Request, rec domain.Attachme
 	}
 	podAlive := pod != "" && s.d.Namespaces.Check(ctx, pod) == nil
 	if podAlive && req.IfName != "" {
-		if err := s.deleteOwnBond(ctx, pod, id); err != nil {
+		if bond != req.IfName {
+			// A VLAN device on the bond: it goes first.
+			if err := s.deleteOwnVLAN(ctx, pod, id); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := s.deleteOwnBond(ctx, pod, id, bond); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -139,22 +146,23 @@ func (s *Service) teardown(ctx context.Context, req Request, rec domain.Attachme
 	return errs, away, nil
 }
 
-// deleteOwnBond deletes CNI_IFNAME in the pod only if it is a bond marked
-// with this attachment's alias; anything else is left alone.
-func (s *Service) deleteOwnBond(ctx context.Context, pod domain.Netns, id domain.AttachmentID) error {
-	b, err := s.d.Links.Link(ctx, pod, id.IfName)
+// deleteOwnBond deletes the bond named name (CNI_IFNAME, or the bond under
+// its VLAN device) in the pod only if it is a bond marked with this
+// attachment's alias; anything else is left alone.
+func (s *Service) deleteOwnBond(ctx context.Context, pod domain.Netns, id domain.AttachmentID, name string) error {
+	b, err := s.d.Links.Link(ctx, pod, name)
 	if errors.Is(err, domain.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
-		return wrapPort(err, "looking up %q in the pod", id.IfName)
+		return wrapPort(err, "looking up %q in the pod", name)
 	}
 	if b.Kind != "bond" || b.Alias != domain.BondAlias(id) {
-		s.log.Warn("link in the pod is not this attachment's bond; leaving it alone", "ifname", id.IfName, "kind", b.Kind, "alias", b.Alias)
+		s.log.Warn("link in the pod is not this attachment's bond; leaving it alone", "ifname", name, "kind", b.Kind, "alias", b.Alias)
 		return nil
 	}
 	if err := s.d.Links.Delete(ctx, pod, b.Index); err != nil && !errors.Is(err, domain.ErrNotFound) {
-		return wrapPort(err, "deleting bond %q", id.IfName)
+		return wrapPort(err, "deleting bond %q", name)
 	}
 	return nil
 }

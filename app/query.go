@@ -72,6 +72,10 @@ type Inspection struct {
 	Bond      *domain.BondState
 	BondError string
 	Slaves    []SlaveInspection
+	// VLAN is the live VLAN device named CNI_IFNAME on the bond, for an
+	// attachment with "vlan" (nil otherwise, or when it could not be read:
+	// the drift says why). Addresses are then the VLAN device's.
+	VLAN      *domain.VLANState
 	Addresses []domain.IPConfig
 
 	// Drift lists how the live bond differs from the recorded spec, as
@@ -175,12 +179,14 @@ func (s *Service) inspect(ctx context.Context, rec domain.Attachment) Inspection
 		return in
 	}
 
-	st, err := s.d.Bonds.Bond(ctx, rec.Netns, rec.ID.IfName)
+	bondName := bondNameOf(rec)
+	st, err := s.d.Bonds.Bond(ctx, rec.Netns, bondName)
+	var vdrift []string
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
-		in.BondError = "bond " + rec.ID.IfName + " is missing from the pod"
+		in.BondError = "bond " + bondName + " is missing from the pod"
 	case errors.Is(err, domain.ErrNotBond):
-		in.BondError = rec.ID.IfName + " in the pod is not a bond (kind " + fmt.Sprintf("%q", st.Link.Kind) + ")"
+		in.BondError = bondName + " in the pod is not a bond (kind " + fmt.Sprintf("%q", st.Link.Kind) + ")"
 	case err != nil:
 		in.BondError = err.Error()
 	default:
@@ -196,7 +202,22 @@ func (s *Service) inspect(ctx context.Context, rec domain.Attachment) Inspection
 			in.Slaves = append(in.Slaves, si)
 		}
 		s.inspectVFs(ctx, rec.Netns, in.Slaves)
-		if addrs, err := s.d.Addresses.Addresses(ctx, rec.Netns, st.Link.Index); err != nil {
+		iface := st.Link.Index
+		if in.Spec != nil && in.Spec.VLAN != nil {
+			vs, d, err := s.vlanDrift(ctx, *in.Spec, rec, st.Link)
+			switch {
+			case err != nil:
+				in.BondError = err.Error()
+			case vs == nil:
+				iface = 0
+			default:
+				in.VLAN, iface = vs, vs.Link.Index
+			}
+			vdrift = d
+		}
+		if iface == 0 {
+			in.Addresses = []domain.IPConfig{}
+		} else if addrs, err := s.d.Addresses.Addresses(ctx, rec.Netns, iface); err != nil {
 			in.BondError = "listing addresses: " + err.Error()
 		} else {
 			in.Addresses = addrs
@@ -215,7 +236,8 @@ func (s *Service) inspect(ctx context.Context, rec domain.Attachment) Inspection
 		if err != nil {
 			in.DriftError = err.Error()
 		} else {
-			in.Drift = append(drift, domain.VFSlaveDrift(*in.Bond, vfsOf(in.Slaves))...)
+			drift = append(drift, domain.VFSlaveDrift(*in.Bond, vfsOf(in.Slaves))...)
+			in.Drift = append(drift, vdrift...)
 		}
 	}
 	return in

@@ -20,6 +20,9 @@ type Deps struct {
 	Links      ports.Links
 	Bonds      ports.Bonds
 	Addresses  ports.Addresses
+	// VLANs may be left nil when Links also implements ports.VLANs (both
+	// kernel adapters do).
+	VLANs      ports.VLANs
 	Namespaces ports.Namespaces
 	Props      ports.LinkProps
 	// VFs reads SR-IOV facts; nil treats no link as a VF (unit tests of
@@ -57,7 +60,10 @@ type Service struct {
 
 // New returns a Service; every port must be set.
 func New(d Deps) (*Service, error) {
-	if d.Links == nil || d.Bonds == nil || d.Addresses == nil || d.Namespaces == nil || d.Props == nil || d.IPAM == nil || d.Store == nil || d.Locks == nil {
+	if v, ok := d.Links.(ports.VLANs); ok && d.VLANs == nil {
+		d.VLANs = v
+	}
+	if d.Links == nil || d.Bonds == nil || d.Addresses == nil || d.VLANs == nil || d.Namespaces == nil || d.Props == nil || d.IPAM == nil || d.Store == nil || d.Locks == nil {
 		return nil, errors.New("app: every port must be provided")
 	}
 	if d.LockWait <= 0 {

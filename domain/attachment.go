@@ -38,6 +38,9 @@ type Attachment struct {
 	Mode             string       `json:"mode"`
 	// Links holds each slave's state as found before the ADD.
 	Links []LinkState `json:"links"`
+	// Bond is the bond's name when it is not ID.IfName: with "vlan", the
+	// interface named CNI_IFNAME is a VLAN device on a bond named Bond.
+	Bond string `json:"bond,omitempty"`
 	// BondMTU is the bond's effective MTU (configured, or the slaves').
 	BondMTU int `json:"bondMtu,omitempty"`
 	// IPs configured on the bond, for CHECK and the debug view.

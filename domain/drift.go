@@ -71,7 +71,7 @@ func Drift(spec BondSpec, wantMTU int, st BondState, addrs []IPConfig, wantIPs [
 			}
 		}
 		if !found {
-			d = append(d, fmt.Sprintf("address %s missing from %s", ip, spec.Name))
+			d = append(d, fmt.Sprintf("address %s missing from %s", ip, spec.IfName()))
 		}
 	}
 	return d

@@ -52,6 +52,18 @@ type Bonds interface {
 	Bond(ctx context.Context, ns domain.Netns, name string) (domain.BondState, error)
 }
 
+// VLANs creates and reads 8021q devices (deleting one is Links.Delete).
+type VLANs interface {
+	// CreateVLAN creates spec's VLAN device (name, id, protocol, MTU; MTU 0
+	// takes the lower device's) on the link with lowerIndex in ns, marked
+	// with alias, and leaves it down. A taken name wraps domain.ErrExists, a
+	// missing lower device domain.ErrNotFound.
+	CreateVLAN(ctx context.Context, ns domain.Netns, lowerIndex int, spec domain.VLANSpec, alias string) (domain.Link, error)
+	// VLAN reads a VLAN device by name: id, protocol and lower device. A
+	// missing link wraps domain.ErrNotFound, another kind domain.ErrNotVLAN.
+	VLAN(ctx context.Context, ns domain.Netns, name string) (domain.VLANState, error)
+}
+
 // Addresses configures layer 3 on a link.
 type Addresses interface {
 	// Configure adds the addresses and routes to the link (which must be up

@@ -85,6 +85,7 @@ type link struct {
 	counters domain.LinkCounters // traffic counters (scenery; the memory kernel moves no traffic)
 	bond     *bond               // set for bonds
 	slave    *slave              // set while enslaved
+	vlan     *vlanDev            // set for VLAN devices
 }
 
 // bond is the bonding driver's state of one bond, as its params hold it.
@@ -568,6 +569,8 @@ func (k *Kernel) view(n *netns, l *link) domain.Link {
 	}
 	if l.bond != nil {
 		v.Carrier = k.bondCarrier(n, l)
+	} else if l.vlan != nil {
+		v.Carrier = k.vlanCarrier(n, l)
 	} else {
 		v.Carrier = l.up && l.cable
 	}
@@ -622,6 +625,11 @@ func (k *Kernel) bondCarrier(n *netns, bl *link) bool {
 // detach prepares a link to leave its namespace: down, released from its
 // master, addresses and routes flushed.
 func (k *Kernel) detach(n *netns, l *link) {
+	// A device leaving its namespace or dying takes its VLANs with it
+	// (the 8021q driver unregisters them on NETDEV_UNREGISTER).
+	for _, v := range vlansOn(n, l) {
+		k.removeLink(n, v)
+	}
 	l.up = false
 	if l.master != 0 {
 		if bl := n.links[l.master]; bl != nil && bl.bond != nil {

@@ -217,6 +217,12 @@ func (k *Kernel) setMTU(n *netns, l *link, mtu int) {
 			s.mtu = mtu
 		}
 	}
+	// VLANs bigger than their lower device shrink with it (NETDEV_CHANGEMTU).
+	for _, v := range vlansOn(n, l) {
+		if v.mtu > mtu {
+			v.mtu = mtu
+		}
+	}
 }
 
 // setMAC sets a checked MAC. A bond in active-backup with fail_over_mac

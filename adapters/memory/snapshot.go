@@ -46,6 +46,7 @@ type LinkSnapshot struct {
 	Addresses []string
 	Bond      string
 	Slave     string
+	VLAN      string
 }
 
 // Snapshot describes the whole kernel; see State.
@@ -87,6 +88,9 @@ func (k *Kernel) snapLink(n *netns, l *link) LinkSnapshot {
 			b.mode, b.miimon, *o.UpDelay, *o.DownDelay, b.arpInterval, b.targets, b.arpValidate, b.primary, b.primaryReselect,
 			b.fom, b.xmit, b.lacpRate, b.minLinks, b.adSelect, b.numPeerNotif, b.pps, b.allSlavesActive, b.tlbDynamicLB,
 			b.macRandom, b.slaves, b.active)
+	}
+	if v := l.vlan; v != nil {
+		s.VLAN = fmt.Sprintf("id=%d protocol=%s lower=%d", v.id, v.proto, v.lower)
 	}
 	if sl := l.slave; sl != nil {
 		s.Slave = fmt.Sprintf("perm_hwaddr=%s saved_mtu=%d link=%s", sl.permHW, sl.savedMTU, sl.state)

@@ -202,6 +202,7 @@ func Module(o Options) fx.Option {
 			func(k *readonly.Kernel) ports.Links { return k },
 			func(k *readonly.Kernel) ports.Bonds { return k },
 			func(k *readonly.Kernel) ports.Addresses { return k },
+			func(k *readonly.Kernel) ports.VLANs { return k },
 			fx.Annotate(func() netns.Checker { return netns.Checker{} }, fx.As(new(ports.Namespaces))),
 			fx.Annotate(func() sysfs.Props { return sysfs.Props{} }, fx.As(new(ports.LinkProps))),
 			fx.Annotate(func() sriov.Reader { return sriov.Reader{} }, fx.As(new(ports.VFs))),

@@ -170,6 +170,7 @@ type driven struct {
 	Links      ports.Links
 	Bonds      ports.Bonds
 	Addresses  ports.Addresses
+	VLANs      ports.VLANs
 	Namespaces ports.Namespaces
 	Props      ports.LinkProps
 	VFs        ports.VFs
@@ -188,7 +189,7 @@ func newDriven(e Env) driven {
 	delegate := ipam.New(nil)
 	delegate.PassEnv = e.Node.IPAMEnv
 	return driven{
-		RTNL: nl, Links: nl, Bonds: nl, Addresses: nl,
+		RTNL: nl, Links: nl, Bonds: nl, Addresses: nl, VLANs: nl,
 		Namespaces: netns.Checker{},
 		Props:      sysfs.Props{},
 		VFs:        sriov.Reader{},

@@ -32,6 +32,7 @@ type KernelPorts interface {
 	ports.Links
 	ports.Bonds
 	ports.Addresses
+	ports.VLANs
 }
 
 // forgetter is implemented by adapters that cache a socket per namespace
@@ -54,6 +55,7 @@ var (
 	_ ports.Links     = (*Kernel)(nil)
 	_ ports.Bonds     = (*Kernel)(nil)
 	_ ports.Addresses = (*Kernel)(nil)
+	_ ports.VLANs     = (*Kernel)(nil)
 )
 
 // NewKernel wraps k. If k has a Forget(domain.Netns) error method, the
@@ -110,6 +112,17 @@ func (k *Kernel) LinkByMAC(ctx context.Context, ns domain.Netns, mac net.Hardwar
 func (k *Kernel) Bond(ctx context.Context, ns domain.Netns, name string) (domain.BondState, error) {
 	defer k.use(ns)()
 	return k.k.Bond(ctx, ns, name)
+}
+
+// VLAN reads a VLAN device.
+func (k *Kernel) VLAN(ctx context.Context, ns domain.Netns, name string) (domain.VLANState, error) {
+	defer k.use(ns)()
+	return k.k.VLAN(ctx, ns, name)
+}
+
+// CreateVLAN is refused.
+func (k *Kernel) CreateVLAN(context.Context, domain.Netns, int, domain.VLANSpec, string) (domain.Link, error) {
+	return domain.Link{}, refused("creating a VLAN device")
 }
 
 // Addresses lists a link's addresses.

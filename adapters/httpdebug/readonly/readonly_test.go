@@ -34,6 +34,8 @@ func TestMutationsRefused(t *testing.T) {
 	assert.ErrorIs(t, r.Enslave(ctx, pod, 1, 2), readonly.ErrReadOnly)
 	assert.ErrorIs(t, r.Release(ctx, pod, 2), readonly.ErrReadOnly)
 	assert.ErrorIs(t, r.Configure(ctx, pod, 1, nil, nil), readonly.ErrReadOnly)
+	_, err = r.CreateVLAN(ctx, pod, 1, domain.VLANSpec{Name: "v0", ID: 5, Protocol: domain.VLAN8021Q}, "")
+	assert.ErrorIs(t, err, readonly.ErrReadOnly)
 	assert.True(t, before.Equal(k.Snapshot()))
 	assert.Equal(t, ops, k.Ops())
 

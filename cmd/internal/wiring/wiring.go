@@ -18,6 +18,7 @@ type ServiceDeps struct {
 	Links      ports.Links
 	Bonds      ports.Bonds
 	Addresses  ports.Addresses
+	VLANs      ports.VLANs
 	Namespaces ports.Namespaces
 	Props      ports.LinkProps
 	VFs        ports.VFs
@@ -35,7 +36,7 @@ type ServiceDeps struct {
 // NewService builds the use cases.
 func NewService(d ServiceDeps) (*app.Service, error) {
 	return app.New(app.Deps{
-		Links: d.Links, Bonds: d.Bonds, Addresses: d.Addresses, Namespaces: d.Namespaces,
+		Links: d.Links, Bonds: d.Bonds, Addresses: d.Addresses, VLANs: d.VLANs, Namespaces: d.Namespaces,
 		Props: d.Props, VFs: d.VFs, IPAM: d.IPAM, Store: d.Store, Locks: d.Locks, Log: d.Log, Node: d.Node,
 		BeforeStep: d.BeforeStep,
 	})
