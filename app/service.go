@@ -17,9 +17,9 @@ import (
 
 // Deps are the driven ports the use cases need.
 type Deps struct {
-	Links      ports.Links
-	Bonds      ports.Bonds
-	Addresses  ports.Addresses
+	Links     ports.Links
+	Bonds     ports.Bonds
+	Addresses ports.Addresses
 	// VLANs may be left nil when Links also implements ports.VLANs (both
 	// kernel adapters do).
 	VLANs      ports.VLANs
