@@ -17,6 +17,7 @@ type Harness interface {
 	Links() ports.Links
 	Bonds() ports.Bonds
 	Addresses() ports.Addresses
+	VLANs() ports.VLANs
 	Namespaces() ports.Namespaces
 	Props() ports.LinkProps
 	// NewNetns creates an empty network namespace, removed at test end.

@@ -27,6 +27,7 @@ func newMemHarness(*testing.T) contract.Harness { return &memHarness{k: memory.N
 func (h *memHarness) Links() ports.Links           { return h.k }
 func (h *memHarness) Bonds() ports.Bonds           { return h.k }
 func (h *memHarness) Addresses() ports.Addresses   { return h.k }
+func (h *memHarness) VLANs() ports.VLANs           { return h.k }
 func (h *memHarness) Namespaces() ports.Namespaces { return h.k }
 func (h *memHarness) Props() ports.LinkProps       { return h.k }
 
@@ -48,6 +49,7 @@ func TestMemoryContracts(t *testing.T) {
 	t.Run("links", func(t *testing.T) { contract.RunLinksContract(t, newMemHarness) })
 	t.Run("bonds", func(t *testing.T) { contract.RunBondsContract(t, newMemHarness) })
 	t.Run("addresses", func(t *testing.T) { contract.RunAddressesContract(t, newMemHarness) })
+	t.Run("vlans", func(t *testing.T) { contract.RunVLANsContract(t, newMemHarness) })
 	t.Run("namespaces", func(t *testing.T) { contract.RunNamespacesContract(t, newMemHarness) })
 }
 

@@ -59,6 +59,7 @@ func NewRealHarness(t *testing.T) Harness {
 func (h *realHarness) Links() ports.Links           { return h.rt }
 func (h *realHarness) Bonds() ports.Bonds           { return h.rt }
 func (h *realHarness) Addresses() ports.Addresses   { return h.rt }
+func (h *realHarness) VLANs() ports.VLANs           { return h.rt }
 func (h *realHarness) Namespaces() ports.Namespaces { return netns.Checker{} }
 func (h *realHarness) Props() ports.LinkProps       { return sysfs.Props{} }
 

@@ -23,6 +23,7 @@ func TestRealKernelContracts(t *testing.T) {
 	t.Run("links", func(t *testing.T) { contract.RunLinksContract(t, contract.NewRealHarness) })
 	t.Run("bonds", func(t *testing.T) { contract.RunBondsContract(t, contract.NewRealHarness) })
 	t.Run("addresses", func(t *testing.T) { contract.RunAddressesContract(t, contract.NewRealHarness) })
+	t.Run("vlans", func(t *testing.T) { contract.RunVLANsContract(t, contract.NewRealHarness) })
 	t.Run("namespaces", func(t *testing.T) { contract.RunNamespacesContract(t, contract.NewRealHarness) })
 	t.Run("props", func(t *testing.T) { contract.RunLinkPropsContract(t, contract.NewRealHarness) })
 }

@@ -87,7 +87,7 @@ func (k *Kernel) VLAN(ctx context.Context, ns domain.Netns, name string) (domain
 		return domain.VLANState{}, refuse(op, "ENODEV", "no such device")
 	}
 	if l.vlan == nil {
-		return domain.VLANState{}, fmt.Errorf("%s: %w (kind %q)", op, domain.ErrNotVLAN, l.kind)
+		return domain.VLANState{Link: k.view(n, l)}, fmt.Errorf("%s: %w (kind %q)", op, domain.ErrNotVLAN, l.kind)
 	}
 	return domain.VLANState{Link: k.view(n, l), ID: l.vlan.id, Protocol: l.vlan.proto, LowerIndex: l.vlan.lower}, nil
 }
