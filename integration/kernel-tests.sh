@@ -49,7 +49,8 @@ go build -trimpath -o "$payload/bin/bond-debugd" ./cmd/bond-debugd
 go build -trimpath -tags testhooks -o "$payload/bin/bond-hooks" ./cmd/bond
 go build -trimpath -o "$payload/bin/recording-ipam" ./integration/cmd/recording-ipam
 (cd integration/tools && go build -trimpath -o "$payload/bin/host-local" github.com/containernetworking/plugins/plugins/ipam/host-local \
-  && go build -trimpath -o "$payload/bin/static" github.com/containernetworking/plugins/plugins/ipam/static)
+  && go build -trimpath -o "$payload/bin/static" github.com/containernetworking/plugins/plugins/ipam/static \
+  && go build -trimpath -o "$payload/bin/vlan" github.com/containernetworking/plugins/plugins/main/vlan)
 # Every package with real-kernel tests contributes one test binary.
 for pkg in $test_pkgs; do
   name=$(basename "$pkg")

@@ -1,6 +1,7 @@
 package rtnl
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
@@ -59,6 +60,12 @@ type linkReply struct {
 	rtnetlink.LinkMessage
 	minMTU, maxMTU int
 	device         string // IFLA_PARENT_DEV_BUS_NAME "/" IFLA_PARENT_DEV_NAME
+	// vlan is a VLAN device's id, protocol and lower device, read from the
+	// raw reply (nil for other kinds, or when not read): rtnetlink's VLAN
+	// driver decodes IFLA_VLAN_FLAGS (a struct) as a nested attribute,
+	// which stops its decoding of the attributes after IFLA_LINKINFO, and
+	// the kernel puts IFLA_LINK there.
+	vlan *domain.VLANState
 }
 
 // link converts the reply to the domain's view of a link.
@@ -81,6 +88,8 @@ func replyFromRaw(data []byte) (linkReply, error) {
 		return linkReply{}, fmt.Errorf("decoding link attributes: %w", err)
 	}
 	var bus, dev string
+	var lower int
+	var vlan *domain.VLANState
 	for ad.Next() {
 		switch ad.Type() {
 		case unix.IFLA_MIN_MTU:
@@ -91,7 +100,18 @@ func replyFromRaw(data []byte) (linkReply, error) {
 			dev = ad.String()
 		case unix.IFLA_PARENT_DEV_BUS_NAME:
 			bus = ad.String()
+		case unix.IFLA_LINK:
+			lower = int(ad.Uint32())
+		case unix.IFLA_LINKINFO:
+			ad.Nested(func(nad *netlink.AttributeDecoder) error {
+				vlan = decodeVLANInfo(nad)
+				return nil
+			})
 		}
+	}
+	if vlan != nil {
+		vlan.LowerIndex = lower
+		r.vlan = vlan
 	}
 	if err := ad.Err(); err != nil {
 		return linkReply{}, fmt.Errorf("decoding link attributes: %w", err)
@@ -100,6 +120,40 @@ func replyFromRaw(data []byte) (linkReply, error) {
 		r.device = bus + "/" + dev
 	}
 	return r, nil
+}
+
+// decodeVLANInfo reads IFLA_LINKINFO of a VLAN device: its id and
+// protocol (nil when the kind is not "vlan").
+func decodeVLANInfo(ad *netlink.AttributeDecoder) *domain.VLANState {
+	var kind string
+	var data []byte
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.IFLA_INFO_KIND:
+			kind = ad.String()
+		case unix.IFLA_INFO_DATA:
+			data = ad.Bytes()
+		}
+	}
+	if kind != "vlan" || data == nil {
+		return nil
+	}
+	st := &domain.VLANState{Protocol: domain.VLAN8021Q}
+	dd, err := netlink.NewAttributeDecoder(data)
+	if err != nil {
+		return st
+	}
+	for dd.Next() {
+		switch dd.Type() {
+		case unix.IFLA_VLAN_ID:
+			st.ID = int(dd.Uint16())
+		case unix.IFLA_VLAN_PROTOCOL:
+			if b := dd.Bytes(); len(b) == 2 {
+				st.Protocol = domain.VLANProtocol(binary.BigEndian.Uint16(b)) // network byte order
+			}
+		}
+	}
+	return st
 }
 
 func cloneMAC(b net.HardwareAddr) net.HardwareAddr {

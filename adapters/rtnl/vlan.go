@@ -75,6 +75,10 @@ func (a *Adapter) VLAN(ctx context.Context, ns domain.Netns, name string) (domai
 		return domain.VLANState{}, wrap(op, err)
 	}
 	st := domain.VLANState{Link: m.link()}
+	if m.vlan != nil {
+		st.ID, st.Protocol, st.LowerIndex = m.vlan.ID, m.vlan.Protocol, m.vlan.LowerIndex
+		return st, nil
+	}
 	var data *driver.Vlan
 	if m.Attributes != nil && m.Attributes.Info != nil {
 		data, _ = m.Attributes.Info.Data.(*driver.Vlan)
