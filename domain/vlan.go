@@ -103,10 +103,10 @@ func (s BondSpec) IfName() string {
 // MTU (wantMTU; the bond's when the spec has none), the device it sits on
 // (bondIndex) and the mark this attachment put on it.
 func VLANDrift(want VLANSpec, wantMTU, bondIndex int, alias string, got VLANState) []string {
-	if got.Link.Alias != alias {
-		return []string{fmt.Sprintf("link %s is not the VLAN device this attachment created", want.Name)}
-	}
 	var d []string
+	if got.Link.Alias != alias {
+		d = append(d, fmt.Sprintf("link %s is not the VLAN device this attachment created", want.Name))
+	}
 	if got.ID != want.ID {
 		d = append(d, fmt.Sprintf("vlan: want %d, kernel has %d", want.ID, got.ID))
 	}

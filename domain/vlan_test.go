@@ -150,5 +150,6 @@ func TestVLANDrift(t *testing.T) {
 
 	want.MTU = 1400
 	assert.Empty(t, VLANDrift(want, 1500, 7, "mark", VLANState{Link: Link{MTU: 1400, Alias: "mark"}, ID: 10, Protocol: VLAN8021Q, LowerIndex: 7}))
-	assert.Equal(t, []string{"link net1 is not the VLAN device this attachment created"}, VLANDrift(want, 1500, 7, "mark", VLANState{}))
+	assert.Equal(t, []string{"link net1 is not the VLAN device this attachment created", "vlan: want 10, kernel has 0"},
+		VLANDrift(want, 1400, 7, "mark", VLANState{Link: Link{MTU: 1400}, Protocol: VLAN8021Q, LowerIndex: 7}))
 }
