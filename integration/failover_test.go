@@ -33,21 +33,21 @@ func slaveIndex(t *testing.T, tp *kit.Topology, slave string) int {
 	return i
 }
 
-// cutActive takes the far side of the active link down while stream runs,
+// cutActive takes the far side of bond's active link down while stream runs,
 // waits until the bond moved to another link and the stream recovered, and
 // returns the new active link and the outage.
-func cutActive(t *testing.T, tp *kit.Topology, stream *kit.Stream) (old, active string, o kit.Outage) {
+func cutActive(t *testing.T, tp *kit.Topology, bond string, stream *kit.Stream) (old, active string, o kit.Outage) {
 	t.Helper()
-	old = activeSlave(t, tp.Pod, "bond0")
+	old = activeSlave(t, tp.Pod, bond)
 	i := slaveIndex(t, tp, old)
 	at := time.Now()
 	tp.SetPeerUp(t, i, false)
 	_, ok := kit.Eventually(5*time.Second, func() bool {
-		a := activeSlave(t, tp.Pod, "bond0")
+		a := activeSlave(t, tp.Pod, bond)
 		return a != old && a != ""
 	})
 	require.True(t, ok, "the bond leaves %s when its far side goes down", old)
-	active = activeSlave(t, tp.Pod, "bond0")
+	active = activeSlave(t, tp.Pod, bond)
 	_, ok = kit.Eventually(5*time.Second, func() bool { return stream.EchoedSince(at) >= 20 })
 	require.True(t, ok, "traffic resumes on %s", active)
 	return old, active, stream.OutageAfter(at)
@@ -86,7 +86,7 @@ func TestActiveBackupFailover(t *testing.T) {
 			stream := kit.StartStream(t, tp.Pod, tp.Server(echoPort), streamInterval)
 			time.Sleep(300 * time.Millisecond) // steady state
 			tx0 := txCounts(t, tp.Pod, tp.Slaves)
-			old, active, o := cutActive(t, tp, stream)
+			old, active, o := cutActive(t, tp, "bond0", stream)
 			time.Sleep(200 * time.Millisecond)
 			stream.Stop()
 			tx := txSince(t, tp.Pod, tx0)
@@ -130,7 +130,7 @@ func TestActiveBackupPrimaryReselect(t *testing.T) {
 
 			stream := kit.StartStream(t, tp.Pod, tp.Server(echoPort), streamInterval)
 			time.Sleep(300 * time.Millisecond)
-			old, active, o := cutActive(t, tp, stream)
+			old, active, o := cutActive(t, tp, "bond0", stream)
 			require.Equal(t, "s2", old)
 			require.Equal(t, "s1", active)
 			t.Logf("primary s2 down: failover to s1, gap %v", o.Gap.Round(time.Millisecond))

@@ -385,25 +385,39 @@ func Eventually(timeout time.Duration, cond func() bool) (time.Duration, bool) {
 // (IFLA_MIN_MTU, IFLA_MAX_MTU; 0 = no limit), read from the raw rtnetlink
 // reply since the rtnetlink package does not decode them.
 func MTULimits(ns, name string) (min, max uint32, err error) {
+	err = rawLinkAttrs(ns, name, func(ad *netlink.AttributeDecoder) {
+		switch ad.Type() {
+		case unix.IFLA_MIN_MTU:
+			min = ad.Uint32()
+		case unix.IFLA_MAX_MTU:
+			max = ad.Uint32()
+		}
+	})
+	return min, max, err
+}
+
+// rawLinkAttrs gets the link name in ns with one RTM_GETLINK and calls fn
+// for each top-level attribute of the raw reply.
+func rawLinkAttrs(ns, name string, fn func(ad *netlink.AttributeDecoder)) error {
 	cfg := &netlink.Config{}
 	f, err := openNetns(ns)
 	if err != nil {
-		return 0, 0, err
+		return err
 	}
 	defer f.Close()
 	cfg.NetNS = int(f.Fd())
 	c, err := netlink.Dial(unix.NETLINK_ROUTE, cfg)
 	if err != nil {
-		return 0, 0, err
+		return err
 	}
 	defer c.Close()
 	req, err := (&rtnetlink.LinkMessage{Attributes: &rtnetlink.LinkAttributes{Name: name}}).MarshalBinary()
 	if err != nil {
-		return 0, 0, err
+		return err
 	}
 	msgs, err := c.Execute(netlink.Message{Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request}, Data: req})
 	if err != nil {
-		return 0, 0, fmt.Errorf("RTM_GETLINK %s: %w", name, err)
+		return fmt.Errorf("RTM_GETLINK %s: %w", name, err)
 	}
 	for _, m := range msgs {
 		if m.Header.Type != unix.RTM_NEWLINK || len(m.Data) < unix.SizeofIfInfomsg {
@@ -411,19 +425,14 @@ func MTULimits(ns, name string) (min, max uint32, err error) {
 		}
 		ad, err := netlink.NewAttributeDecoder(m.Data[unix.SizeofIfInfomsg:])
 		if err != nil {
-			return 0, 0, err
+			return err
 		}
 		for ad.Next() {
-			switch ad.Type() {
-			case unix.IFLA_MIN_MTU:
-				min = ad.Uint32()
-			case unix.IFLA_MAX_MTU:
-				max = ad.Uint32()
-			}
+			fn(ad)
 		}
-		return min, max, ad.Err()
+		return ad.Err()
 	}
-	return 0, 0, fmt.Errorf("RTM_GETLINK %s: no link in the reply", name)
+	return fmt.Errorf("RTM_GETLINK %s: no link in the reply", name)
 }
 
 // AttachXDPPass loads an XDP program that passes every frame and attaches
