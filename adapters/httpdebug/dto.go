@@ -37,8 +37,10 @@ type AttachmentJSON struct {
 	LinksInContainer bool       `json:"linksInContainer"`
 	Links            []LinkJSON `json:"links"`
 	BondMTU          int        `json:"bondMtu,omitempty"`
-	IPs              []string   `json:"ips,omitempty"`
-	CreatedAt        time.Time  `json:"createdAt"`
+	// Bond is the bond's name when ifname is a VLAN device on it.
+	Bond      string    `json:"bond,omitempty"`
+	IPs       []string  `json:"ips,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
 	// URL is this attachment's live view.
 	URL string `json:"url"`
 }
@@ -89,6 +91,29 @@ type BondJSON struct {
 	ActiveSlave string         `json:"activeSlave,omitempty"`
 	Addresses   []string       `json:"addresses"`
 	AD          *AdJSON        `json:"ad,omitempty"`
+}
+
+// VLANJSON is the live VLAN device named ifname on the bond; it holds
+// the attachment's addresses.
+type VLANJSON struct {
+	Name       string   `json:"name"`
+	Index      int      `json:"index"`
+	ID         int      `json:"id"`
+	Protocol   string   `json:"protocol"`
+	LowerIndex int      `json:"lowerIndex"`
+	MTU        int      `json:"mtu"`
+	MAC        string   `json:"mac"`
+	Up         bool     `json:"up"`
+	Carrier    bool     `json:"carrier"`
+	Addresses  []string `json:"addresses"`
+}
+
+// SpecVLANJSON is the VLAN device the recorded config asks for.
+type SpecVLANJSON struct {
+	Name     string `json:"name"`
+	ID       int    `json:"id"`
+	Protocol string `json:"protocol"`
+	MTU      int    `json:"mtu,omitempty"`
 }
 
 // SlaveJSON is one slave of the live bond.
@@ -202,6 +227,7 @@ type SpecJSON struct {
 	MAC              string         `json:"mac,omitempty"`
 	Links            []string       `json:"links"`
 	LinksInContainer bool           `json:"linksInContainer"`
+	VLAN             *SpecVLANJSON  `json:"vlan,omitempty"`
 }
 
 // StrandedJSON is a recorded host link back on the host, awaiting DEL.
@@ -220,7 +246,9 @@ type InspectionJSON struct {
 	SpecError  string         `json:"specError,omitempty"`
 	Bond       *BondJSON      `json:"bond"`
 	BondError  string         `json:"bondError,omitempty"`
-	Slaves     []SlaveJSON    `json:"slaves"`
+	// VLAN is set for an attachment with "vlan" whose device was read.
+	VLAN   *VLANJSON   `json:"vlan,omitempty"`
+	Slaves []SlaveJSON `json:"slaves"`
 	// AsConfigured: the drift was computed and is empty.
 	AsConfigured bool           `json:"asConfigured"`
 	Drift        []string       `json:"drift"`
@@ -332,7 +360,7 @@ func attachmentJSON(a domain.Attachment) AttachmentJSON {
 	j := AttachmentJSON{
 		ContainerID: a.ID.ContainerID, IfName: a.ID.IfName, Netns: string(a.Netns), Network: a.Network,
 		Phase: string(a.Phase), Mode: a.Mode, PodNamespace: a.PodNamespace, PodName: a.PodName,
-		LinksInContainer: a.LinksInContainer, Links: []LinkJSON{}, BondMTU: a.BondMTU, CreatedAt: a.CreatedAt,
+		LinksInContainer: a.LinksInContainer, Links: []LinkJSON{}, BondMTU: a.BondMTU, Bond: a.Bond, CreatedAt: a.CreatedAt,
 		URL: attachmentURL(a.ID),
 	}
 	for _, l := range a.Links {
@@ -399,10 +427,14 @@ func optionsJSON(o domain.BondOptions) map[string]any {
 }
 
 func specJSON(s domain.BondSpec) SpecJSON {
-	return SpecJSON{
+	j := SpecJSON{
 		Name: s.Name, Mode: s.Options.Mode.String(), Options: optionsJSON(s.Options), MTU: s.MTU,
 		MAC: macString(s.MAC), Links: append([]string{}, s.Links...), LinksInContainer: s.LinksInContainer,
 	}
+	if v := s.VLAN; v != nil {
+		j.VLAN = &SpecVLANJSON{Name: v.Name, ID: v.ID, Protocol: v.Protocol.String(), MTU: v.MTU}
+	}
+	return j
 }
 
 func inspectionJSON(in app.Inspection) InspectionJSON {
@@ -424,8 +456,17 @@ func inspectionJSON(in app.Inspection) InspectionJSON {
 			MTU: b.Link.MTU, MAC: macString(b.Link.MAC), Up: b.Link.Up, Carrier: b.Link.Carrier,
 			ActiveSlave: b.ActiveSlave, Addresses: []string{},
 		}
+		addrs := &bj.Addresses
+		if v := in.VLAN; v != nil {
+			// The addresses are the VLAN device's.
+			j.VLAN = &VLANJSON{
+				Name: v.Link.Name, Index: v.Link.Index, ID: v.ID, Protocol: v.Protocol.String(), LowerIndex: v.LowerIndex,
+				MTU: v.Link.MTU, MAC: macString(v.Link.MAC), Up: v.Link.Up, Carrier: v.Link.Carrier, Addresses: []string{},
+			}
+			addrs = &j.VLAN.Addresses
+		}
 		for _, a := range in.Addresses {
-			bj.Addresses = append(bj.Addresses, a.Address.String())
+			*addrs = append(*addrs, a.Address.String())
 		}
 		if ad := b.AdInfo; ad != nil {
 			bj.AD = &AdJSON{

@@ -1,0 +1,111 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/containernetworking/cni/libcni"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bondcni/bond/integration/kit"
+)
+
+// The alternative to "vlan": the bond as one network, the reference vlan
+// plugin (containernetworking/plugins, built from integration/tools) with
+// linkInContainer on top of it as a second, each with its own CNI_IFNAME,
+// added and deleted in the order Multus uses. And why the two cannot share
+// one conflist.
+
+// refVLANConf is a config of the reference vlan plugin on master in the pod.
+func refVLANConf(t *testing.T, name, master string) map[string]any {
+	t.Helper()
+	_, err := os.Stat(filepath.Join(os.Getenv("CNI_PATH"), "vlan"))
+	require.NoError(t, err, "the reference vlan plugin in CNI_PATH")
+	return map[string]any{
+		"cniVersion": "1.1.0", "name": name, "type": "vlan", "master": master, "linkInContainer": true, "vlanId": testVLAN,
+		"ipam": map[string]any{"type": "static", "addresses": []map[string]string{{"address": kit.PodIP.String()}}},
+	}
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+func TestVLANPluginAsSecondNetwork(t *testing.T) {
+	e := newCNI(t)
+	tp := kit.NewTopology(t, kit.TopologyConfig{})
+	tp.TagServer(t, testVLAN, kit.TPID8021Q)
+	kit.StartEcho(t, tp.Switch, tp.Server(echoPort))
+
+	// Multus: the pod's networks annotation lists the bond, then the VLAN;
+	// delegates get CNI_IFNAME net1, net2 and the same container ID.
+	bond := e.attachment(trafficConf(tp, "active-backup", map[string]any{"name": "bondnet", "ipam": nil}), tp.Pod, "net1")
+	vl := attachment{ContainerID: bond.ContainerID, Netns: tp.Pod, IfName: "net2", list: e.list(mustJSON(refVLANConf(t, "vlannet", "net1")))}
+	t.Cleanup(func() { _ = e.del(vl) }) // runs before the bond's cleanup DEL, as Multus orders them
+
+	resBond := e.mustAdd(bond)
+	resVLAN := e.mustAdd(vl)
+	assert.Empty(t, resBond.IPs, "the bond network is L2 only")
+	require.Len(t, resVLAN.Interfaces, 1)
+	assert.Equal(t, "net2", resVLAN.Interfaces[0].Name)
+	assert.Equal(t, tp.Pod, resVLAN.Interfaces[0].Sandbox)
+	v, err := kit.VLANInfo(tp.Pod, "net2")
+	require.NoError(t, err)
+	assert.EqualValues(t, testVLAN, v.ID)
+	assert.Equal(t, kit.MustLink(t, tp.Pod, "net1").Index, v.Lower, "the vlan plugin's device sits on the bond")
+	assert.Equal(t, []string{kit.PodIP.String()}, ipsOf(t, tp.Pod, "net2"))
+
+	require.True(t, kit.WaitReachable(t, tp.Pod, tp.Server(echoPort), 5*time.Second), "the tagged server answers through net2")
+	x := kit.SendBurst(t, tp.Pod, tp.Server(echoPort), 8, 8, 100, 0, 5*time.Second)
+	require.Equal(t, 64, x.Echoed, "tagged traffic both ways over the second network")
+	require.NoError(t, e.check(bond))
+	require.NoError(t, e.check(vl))
+
+	// Multus deletes in reverse order: the VLAN network first, then the bond.
+	require.NoError(t, e.del(vl))
+	assert.True(t, absent(t, tp.Pod, "net2"))
+	require.NoError(t, e.del(bond))
+	assert.ElementsMatch(t, append([]string{"lo"}, tp.Slaves...), kit.Links(t, tp.Pod), "both networks are gone, the links stay")
+	require.NoError(t, e.del(vl), "DEL again")
+	require.NoError(t, e.del(bond), "DEL again")
+}
+
+// In one conflist every plugin gets the same CNI_IFNAME: the bond takes
+// it, and the vlan plugin, which always names its device CNI_IFNAME,
+// fails to rename its device to it. The DEL that follows (Multus DELs a
+// failed delegate) runs the vlan plugin's DEL first, which deletes the
+// link named CNI_IFNAME whatever it is (our bond), then ours, which still
+// returns the links.
+func TestVLANPluginInOneConflistFails(t *testing.T) {
+	e := newCNI(t)
+	tp := kit.NewTopology(t, kit.TopologyConfig{})
+	var bondConf map[string]any
+	require.NoError(t, json.Unmarshal([]byte(trafficConf(tp, "active-backup", map[string]any{"ipam": nil})), &bondConf))
+	delete(bondConf, "cniVersion")
+	delete(bondConf, "name")
+	vconf := refVLANConf(t, "", "net1")
+	delete(vconf, "cniVersion")
+	delete(vconf, "name")
+	list, err := libcni.ConfListFromBytes([]byte(mustJSON(map[string]any{
+		"cniVersion": "1.1.0", "name": "bondvlan", "plugins": []any{bondConf, vconf},
+	})))
+	require.NoError(t, err)
+	a := attachment{ContainerID: "conflist1", Netns: tp.Pod, IfName: "net1", list: list}
+	t.Cleanup(func() { _ = e.del(a) })
+
+	_, err = e.add(a)
+	require.Error(t, err, "bond then vlan in one conflist cannot work")
+	assert.Contains(t, err.Error(), `failed to rename vlan to "net1"`)
+	require.NoError(t, e.del(a), "the DEL after the failed ADD")
+	assert.ElementsMatch(t, append([]string{"lo"}, tp.Slaves...), kit.Links(t, tp.Pod), "nothing left but the links")
+	_, err = os.Stat(filepath.Join(e.stateDir, "conflist1_net1.json"))
+	assert.True(t, os.IsNotExist(err), "no record left")
+}
