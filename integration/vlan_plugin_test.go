@@ -74,8 +74,15 @@ func TestVLANPluginAsSecondNetwork(t *testing.T) {
 	assert.True(t, absent(t, tp.Pod, "net2"))
 	require.NoError(t, e.del(bond))
 	assert.ElementsMatch(t, append([]string{"lo"}, tp.Slaves...), kit.Links(t, tp.Pod), "both networks are gone, the links stay")
-	require.NoError(t, e.del(vl), "DEL again")
-	require.NoError(t, e.del(bond), "DEL again")
+	require.NoError(t, e.del(bond), "our DEL again")
+	// A trade-off of this way: the reference vlan plugin (v1.10.0) fails a
+	// repeated DEL while the pod's netns exists (its not-found check misses
+	// the error its link lookup returns), so a retried DEL keeps failing
+	// until the netns is gone.
+	err = e.del(vl)
+	require.Error(t, err, "the vlan plugin's DEL again")
+	assert.Contains(t, err.Error(), "Link not found")
+	t.Logf("reference vlan plugin, DEL again: %v", err)
 }
 
 // In one conflist every plugin gets the same CNI_IFNAME: the bond takes
