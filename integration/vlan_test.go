@@ -144,27 +144,36 @@ func TestVLANTaggedTraffic(t *testing.T) {
 }
 
 func TestVLANFailover(t *testing.T) {
-	e := newCNI(t)
-	tp := kit.NewTopology(t, kit.TopologyConfig{})
-	tp.TagServer(t, testVLAN, kit.TPID8021Q)
-	kit.StartEcho(t, tp.Switch, tp.Server(echoPort))
-	a := e.attachment(vlanConf(tp, "active-backup", map[string]any{"miimon": failoverMiimon.Milliseconds()}), tp.Pod, vlanIf)
-	e.mustAdd(a)
-	require.True(t, kit.WaitReachable(t, tp.Pod, tp.Server(echoPort), 5*time.Second))
+	for _, fom := range []string{"none", "active"} {
+		t.Run("failOverMac "+fom, func(t *testing.T) {
+			e := newCNI(t)
+			tp := kit.NewTopology(t, kit.TopologyConfig{})
+			tp.TagServer(t, testVLAN, kit.TPID8021Q)
+			kit.StartEcho(t, tp.Switch, tp.Server(echoPort))
+			a := e.attachment(vlanConf(tp, "active-backup", map[string]any{"miimon": failoverMiimon.Milliseconds(), "failOverMac": fom}), tp.Pod, vlanIf)
+			e.mustAdd(a)
+			require.True(t, kit.WaitReachable(t, tp.Pod, tp.Server(echoPort), 5*time.Second))
+			macOf := func(l string) string { return kit.MustLink(t, tp.Pod, l).Attributes.Address.String() }
 
-	stream := kit.StartStream(t, tp.Pod, tp.Server(echoPort), streamInterval)
-	time.Sleep(300 * time.Millisecond) // steady state
-	tx0 := txCounts(t, tp.Pod, tp.Slaves)
-	old, active, o := cutActive(t, tp, vlanBond, stream)
-	time.Sleep(200 * time.Millisecond)
-	stream.Stop()
-	tx := txSince(t, tp.Pod, tx0)
-	t.Logf("FIGURE vlan-failover-gap-ms=%d (active-backup, miimon %d, VLAN %d, %s -> %s, %d of %d lost)",
-		o.Gap.Milliseconds(), failoverMiimon.Milliseconds(), testVLAN, old, active, o.Lost, o.Sent)
-	assert.LessOrEqual(t, o.Gap, maxFailoverGap, "outage within miimon plus a few datagram intervals, as without a VLAN")
-	assert.Greater(t, tx[active], 20, "the tagged stream continues on %s", active)
-	require.NoError(t, e.check(a), "CHECK after failover")
-	require.NoError(t, e.del(a))
+			stream := kit.StartStream(t, tp.Pod, tp.Server(echoPort), streamInterval)
+			time.Sleep(300 * time.Millisecond) // steady state
+			tx0 := txCounts(t, tp.Pod, tp.Slaves)
+			old, active, o := cutActive(t, tp, vlanBond, stream)
+			time.Sleep(200 * time.Millisecond)
+			stream.Stop()
+			tx := txSince(t, tp.Pod, tx0)
+			t.Logf("FIGURE vlan-failover-gap-ms=%d (active-backup, failOverMac %s, miimon %d, VLAN %d, %s -> %s, %d of %d lost)",
+				o.Gap.Milliseconds(), fom, failoverMiimon.Milliseconds(), testVLAN, old, active, o.Lost, o.Sent)
+			assert.LessOrEqual(t, o.Gap, maxFailoverGap, "outage within miimon plus a few datagram intervals, as without a VLAN")
+			assert.Greater(t, tx[active], 20, "the tagged stream continues on %s", active)
+			assert.Equal(t, macOf(vlanBond), macOf(vlanIf), "the VLAN device has the bond's MAC")
+			if fom == "active" {
+				assert.Equal(t, macOf(active), macOf(vlanIf), "failOverMac active: the VLAN device follows the bond to the new active link's MAC")
+			}
+			require.NoError(t, e.check(a), "CHECK after failover")
+			require.NoError(t, e.del(a))
+		})
+	}
 }
 
 func TestVLANCheckDrift(t *testing.T) {

@@ -6,8 +6,6 @@ import (
 
 	"github.com/jsimonetti/rtnetlink/v2"
 	"github.com/jsimonetti/rtnetlink/v2/driver"
-	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
 
 	"github.com/bondcni/bond/domain"
 )
@@ -46,24 +44,7 @@ func (a *Adapter) CreateBond(ctx context.Context, ns domain.Netns, spec domain.B
 		Address: spec.MAC,
 		Info:    &rtnetlink.LinkInfo{Kind: "bond", Data: data},
 	}
-	flags := netlink.Request | netlink.Acknowledge | netlink.Create | netlink.Excl
-	if _, err := a.exec(c, &rtnetlink.LinkMessage{Attributes: attrs}, unix.RTM_NEWLINK, flags); err != nil {
-		return domain.Link{}, wrap(op, err)
-	}
-	// By name (ifindex 0): the kernel finds the link and does not rename it.
-	err = a.setLink(c, &rtnetlink.LinkMessage{Attributes: &rtnetlink.LinkAttributes{Name: spec.Name, Alias: &alias}})
-	if err != nil {
-		_, derr := a.exec(c, &rtnetlink.LinkMessage{Attributes: &rtnetlink.LinkAttributes{Name: spec.Name}}, unix.RTM_DELLINK, netlink.Request|netlink.Acknowledge)
-		if derr != nil {
-			return domain.Link{}, wrap(fmt.Sprintf("%s: setting alias %q (and deleting the bond again failed too: %v)", op, alias, derr), err)
-		}
-		return domain.Link{}, wrap(fmt.Sprintf("%s: setting alias %q (bond deleted again)", op, alias), err)
-	}
-	m, err := a.getByName(c, spec.Name)
-	if err != nil {
-		return domain.Link{}, wrap(op+": reading it back", err)
-	}
-	return m.link(), nil
+	return a.createMarked(c, op, "bond", attrs, alias)
 }
 
 // Enslave enslaves a link in two messages (bonding-kernel-rules.md §4.3):

@@ -15,11 +15,9 @@ import (
 
 var _ ports.VLANs = (*Adapter)(nil)
 
-// CreateVLAN creates the VLAN device in one RTM_NEWLINK (NLM_F_CREATE|
-// NLM_F_EXCL) carrying its name, MTU, lower device (IFLA_LINK), id and
-// protocol; the alias follows in a second message, as for bonds (the
-// create path ignores it), and the device is deleted again if that fails.
-// The device is left down.
+// CreateVLAN creates the VLAN device in one message carrying its name, MTU,
+// lower device (IFLA_LINK), id and protocol, then marks it with alias, as
+// CreateBond does. The device is left down.
 func (a *Adapter) CreateVLAN(ctx context.Context, ns domain.Netns, lowerIndex int, spec domain.VLANSpec, alias string) (domain.Link, error) {
 	if err := ctx.Err(); err != nil {
 		return domain.Link{}, err
@@ -30,7 +28,7 @@ func (a *Adapter) CreateVLAN(ctx context.Context, ns domain.Netns, lowerIndex in
 		return domain.Link{}, fmt.Errorf("%s: %w", op, err)
 	}
 	if spec.ID < 0 || spec.ID > 0xffff {
-		return domain.Link{}, fmt.Errorf("%s: %w: id out of range", op, domain.ErrKernelRefused)
+		return domain.Link{}, fmt.Errorf("%s: %w: id out of range", op, domain.ErrKernelRefused) // uint16 on the wire
 	}
 	id, proto := uint16(spec.ID), driver.VlanProtocol(spec.Protocol)
 	attrs := &rtnetlink.LinkAttributes{
@@ -39,19 +37,27 @@ func (a *Adapter) CreateVLAN(ctx context.Context, ns domain.Netns, lowerIndex in
 		Type: uint32(lowerIndex),
 		Info: &rtnetlink.LinkInfo{Kind: "vlan", Data: &driver.Vlan{ID: &id, Protocol: &proto}},
 	}
+	return a.createMarked(c, op, "VLAN", attrs, alias)
+}
+
+// createMarked creates a link in one RTM_NEWLINK (NLM_F_CREATE|NLM_F_EXCL),
+// then sets its alias in a second message (the create path ignores
+// IFLA_IFALIAS), deleting the link again if that fails, and reads it back.
+func (a *Adapter) createMarked(c executor, op, what string, attrs *rtnetlink.LinkAttributes, alias string) (domain.Link, error) {
 	flags := netlink.Request | netlink.Acknowledge | netlink.Create | netlink.Excl
 	if _, err := a.exec(c, &rtnetlink.LinkMessage{Attributes: attrs}, unix.RTM_NEWLINK, flags); err != nil {
 		return domain.Link{}, wrap(op, err)
 	}
-	err = a.setLink(c, &rtnetlink.LinkMessage{Attributes: &rtnetlink.LinkAttributes{Name: spec.Name, Alias: &alias}})
+	// By name (ifindex 0): the kernel finds the link and does not rename it.
+	err := a.setLink(c, &rtnetlink.LinkMessage{Attributes: &rtnetlink.LinkAttributes{Name: attrs.Name, Alias: &alias}})
 	if err != nil {
-		_, derr := a.exec(c, &rtnetlink.LinkMessage{Attributes: &rtnetlink.LinkAttributes{Name: spec.Name}}, unix.RTM_DELLINK, netlink.Request|netlink.Acknowledge)
+		_, derr := a.exec(c, &rtnetlink.LinkMessage{Attributes: &rtnetlink.LinkAttributes{Name: attrs.Name}}, unix.RTM_DELLINK, netlink.Request|netlink.Acknowledge)
 		if derr != nil {
-			return domain.Link{}, wrap(fmt.Sprintf("%s: setting alias %q (and deleting the VLAN again failed too: %v)", op, alias, derr), err)
+			return domain.Link{}, wrap(fmt.Sprintf("%s: setting alias %q (and deleting the %s again failed too: %v)", op, alias, what, derr), err)
 		}
-		return domain.Link{}, wrap(fmt.Sprintf("%s: setting alias %q (VLAN deleted again)", op, alias), err)
+		return domain.Link{}, wrap(fmt.Sprintf("%s: setting alias %q (%s deleted again)", op, alias, what), err)
 	}
-	m, err := a.getByName(c, spec.Name)
+	m, err := a.getByName(c, attrs.Name)
 	if err != nil {
 		return domain.Link{}, wrap(op+": reading it back", err)
 	}
