@@ -283,3 +283,31 @@ func TestVLANFaultRollsBack(t *testing.T) {
 	_, err = os.Stat(filepath.Join(e.stateDir, ctr+"_net1.json"))
 	assert.True(t, os.IsNotExist(err), "record removed by the rollback")
 }
+
+// bond-debugd, the real binary on the real kernel, shows the VLAN device
+// of a tagged attachment and its drift.
+func TestVLANInDebugd(t *testing.T) {
+	e := newCNI(t)
+	d := startDebugd(t, e)
+	tp := kit.NewTopology(t, kit.TopologyConfig{})
+	a := e.attachment(vlanConf(tp, "active-backup", map[string]any{"vlanProtocol": "802.1ad"}), tp.Pod, vlanIf)
+	e.mustAdd(a)
+
+	in := d.inspect(a)
+	assert.Equal(t, vlanBond, in.Attachment.Bond)
+	require.NotNil(t, in.Bond, in.BondError)
+	assert.Equal(t, vlanBond, in.Bond.Name)
+	require.NotNil(t, in.VLAN)
+	assert.Equal(t, vlanIf, in.VLAN.Name)
+	assert.Equal(t, testVLAN, in.VLAN.ID)
+	assert.Equal(t, "802.1ad", in.VLAN.Protocol)
+	assert.Equal(t, in.Bond.Index, in.VLAN.LowerIndex)
+	assert.Equal(t, []string{kit.PodIP.String()}, in.VLAN.Addresses)
+	assert.True(t, in.AsConfigured, "drift: %v %s", in.Drift, in.DriftError)
+
+	kit.DeleteLink(t, tp.Pod, vlanIf)
+	in = d.inspect(a)
+	assert.Nil(t, in.VLAN)
+	assert.Contains(t, in.Drift, "VLAN device net1 is missing from the pod")
+	require.NoError(t, e.del(a))
+}
