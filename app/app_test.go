@@ -171,28 +171,33 @@ func TestCrashBeforeEveryAddStepThenDel(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, len(steps), 5)
 	for _, at := range steps {
-		t.Run(strings.ReplaceAll(at, " ", "_"), func(t *testing.T) {
-			w := newWorld(t)
-			initial := w.state()
-			crashing := w.service(func(s domain.Step) {
-				if s.String() == at {
-					panic(errCrash)
-				}
-			})
-			func() {
-				defer func() {
-					r := recover()
-					require.Equal(t, errCrash, r)
-				}()
-				_, _ = crashing.Add(ctx, w.req(hostBondConf, "c1"))
-			}()
-			// A crashed process leaves its locks to the kernel; here, to the
-			// fresh lock set of the next process.
-			w.locks = memory.NewLocks()
-			require.NoError(t, w.service(nil).Del(ctx, w.req(hostBondConf, "c1")))
-			assert.Equal(t, strings.Replace(initial, "locks=0", "", 1), strings.Replace(w.state(), "locks=0", "", 1))
-		})
+		t.Run(strings.ReplaceAll(at, " ", "_"), func(t *testing.T) { crashBeforeStepThenDel(t, hostBondConf, at) })
 	}
+}
+
+// crashBeforeStepThenDel runs an ADD of conf that dies before the step at,
+// then a DEL from a fresh process, and requires the node as it was.
+func crashBeforeStepThenDel(t *testing.T, conf, at string) {
+	ctx := context.Background()
+	w := newWorld(t)
+	initial := w.state()
+	crashing := w.service(func(s domain.Step) {
+		if s.String() == at {
+			panic(errCrash)
+		}
+	})
+	func() {
+		defer func() {
+			r := recover()
+			require.Equal(t, errCrash, r)
+		}()
+		_, _ = crashing.Add(ctx, w.req(conf, "c1"))
+	}()
+	// A crashed process leaves its locks to the kernel; here, to the
+	// fresh lock set of the next process.
+	w.locks = memory.NewLocks()
+	require.NoError(t, w.service(nil).Del(ctx, w.req(conf, "c1")))
+	assert.Equal(t, strings.Replace(initial, "locks=0", "", 1), strings.Replace(w.state(), "locks=0", "", 1))
 }
 
 func TestDelWithPodNetnsGoneReturnsRenamedNIC(t *testing.T) {

@@ -146,3 +146,17 @@ func TestDelWithoutRecordDeletesOnlyItsOwnVLAN(t *testing.T) {
 	_, ok = w.k.Peek(w.pod, "net1")
 	assert.False(t, ok)
 }
+
+// The plugin dies before each step of a VLAN ADD, the VLAN steps among
+// them; the DEL that follows leaves the node as before.
+func TestCrashBeforeEveryVLANAddStepThenDel(t *testing.T) {
+	probe := newWorld(t)
+	var steps []string
+	_, err := probe.service(func(s domain.Step) { steps = append(steps, s.String()) }).Add(context.Background(), probe.req(hostVLANConf, "c1"))
+	require.NoError(t, err)
+	assert.Contains(t, steps, "create-vlan")
+	assert.Contains(t, steps, "vlan-up")
+	for _, at := range steps {
+		t.Run(strings.ReplaceAll(at, " ", "_"), func(t *testing.T) { crashBeforeStepThenDel(t, hostVLANConf, at) })
+	}
+}

@@ -120,34 +120,43 @@ func TestKill9DuringAddThenDelRestores(t *testing.T) {
 	dataDir := "/tmp/kill-host-local"
 	for _, step := range steps {
 		t.Run(strings.ReplaceAll(step, " ", "_"), func(t *testing.T) {
-			pod := kit.NewNetns(t, "kill")
 			conf := seedHostConf("1.1.0", fmt.Sprintf(`{"type":"host-local","subnet":"10.10.22.0/24","dataDir":%q}`, dataDir))
-			ctr := fmt.Sprintf("kill%d%d", os.Getpid(), ctrSeq.Add(1))
-			marker := filepath.Join(t.TempDir(), "paused")
-			env := map[string]string{"CNI_COMMAND": "ADD", "CNI_CONTAINERID": ctr, "CNI_NETNS": pod, "CNI_IFNAME": "net1",
-				"BOND_TEST_PAUSE_AT": step, "BOND_TEST_PAUSE_FILE": marker}
-			cmd := exec.Command(hooks)
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "CNI_PATH=" + e.binDir}
-			for k, v := range env {
-				cmd.Env = append(cmd.Env, k+"="+v)
-			}
-			cmd.Stdin = strings.NewReader(conf)
-			require.NoError(t, cmd.Start())
-			require.Eventually(t, func() bool { _, err := os.Stat(marker); return err == nil }, 20*time.Second, 10*time.Millisecond, "plugin reached %q", step)
-			require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-			_ = cmd.Wait()
-
-			out, stderr, code := e.execBond(map[string]string{"CNI_COMMAND": "DEL", "CNI_CONTAINERID": ctr, "CNI_NETNS": pod, "CNI_IFNAME": "net1"}, conf)
-			require.Equal(t, 0, code, "DEL after kill at %q: %s %s", step, out, stderr)
-			assert.Equal(t, before1, snap(t, "", hostNIC1))
-			assert.Equal(t, before2, snap(t, "", hostNIC2))
-			assert.ElementsMatch(t, []string{"lo"}, kit.Links(t, pod), "nothing left in the pod")
-			_, err := os.Stat(filepath.Join(e.stateDir, ctr+"_net1.json"))
-			assert.True(t, os.IsNotExist(err), "record removed")
-			assert.Empty(t, reservations(t, filepath.Join(dataDir, "bond0"), ctr), "IP released")
+			killAtStepThenDel(t, e, hooks, conf, step, dataDir, before1, before2)
 		})
 	}
 	t.Logf("FIGURE kill9-points=%d", len(steps))
+}
+
+// killAtStepThenDel runs the test-hook build of the plugin with conf (on
+// the host NICs, CNI_IFNAME net1), SIGKILLs it before step, runs DEL, and
+// requires the NICs as before1/before2, nothing in the pod, no record and
+// no host-local reservation under dataDir.
+func killAtStepThenDel(t *testing.T, e *cniEnv, hooks, conf, step, dataDir string, before1, before2 linkSnap) {
+	t.Helper()
+	pod := kit.NewNetns(t, "kill")
+	ctr := fmt.Sprintf("kill%d%d", os.Getpid(), ctrSeq.Add(1))
+	marker := filepath.Join(t.TempDir(), "paused")
+	env := map[string]string{"CNI_COMMAND": "ADD", "CNI_CONTAINERID": ctr, "CNI_NETNS": pod, "CNI_IFNAME": "net1",
+		"BOND_TEST_PAUSE_AT": step, "BOND_TEST_PAUSE_FILE": marker}
+	cmd := exec.Command(hooks)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "CNI_PATH=" + e.binDir}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stdin = strings.NewReader(conf)
+	require.NoError(t, cmd.Start())
+	require.Eventually(t, func() bool { _, err := os.Stat(marker); return err == nil }, 20*time.Second, 10*time.Millisecond, "plugin reached %q", step)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+
+	out, stderr, code := e.execBond(map[string]string{"CNI_COMMAND": "DEL", "CNI_CONTAINERID": ctr, "CNI_NETNS": pod, "CNI_IFNAME": "net1"}, conf)
+	require.Equal(t, 0, code, "DEL after kill at %q: %s %s", step, out, stderr)
+	assert.Equal(t, before1, snap(t, "", hostNIC1))
+	assert.Equal(t, before2, snap(t, "", hostNIC2))
+	assert.ElementsMatch(t, []string{"lo"}, kit.Links(t, pod), "nothing left in the pod")
+	_, err := os.Stat(filepath.Join(e.stateDir, ctr+"_net1.json"))
+	assert.True(t, os.IsNotExist(err), "record removed")
+	assert.Empty(t, reservations(t, filepath.Join(dataDir, "bond0"), ctr), "IP released")
 }
 
 // reservations lists host-local reservation files held by ctr.

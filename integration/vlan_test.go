@@ -311,3 +311,18 @@ func TestVLANInDebugd(t *testing.T) {
 	assert.Contains(t, in.Drift, "VLAN device net1 is missing from the pod")
 	require.NoError(t, e.del(a))
 }
+
+// The plugin is SIGKILLed at the VLAN steps of an ADD and after them; the
+// DEL that follows deletes the VLAN device and the bond (in that order),
+// returns the NICs and releases the address.
+func TestVLANKill9DuringAddThenDelRestores(t *testing.T) {
+	e := newCNI(t)
+	hooks := filepath.Join(e.binDir, "bond-hooks")
+	before1, before2 := snap(t, "", hostNIC1), snap(t, "", hostNIC2)
+	dataDir := "/tmp/kill-vlan-host-local"
+	conf := strings.Replace(seedHostConf("1.1.0", fmt.Sprintf(`{"type":"host-local","subnet":"10.10.23.0/24","dataDir":%q}`, dataDir)),
+		`"miimon": "100",`, `"miimon": "100", "vlan": 100,`, 1)
+	for _, step := range []string{"create-vlan", "vlan-up", "ipam-add", "configure-ip", "mark-ready"} {
+		t.Run(step, func(t *testing.T) { killAtStepThenDel(t, e, hooks, conf, step, dataDir, before1, before2) })
+	}
+}
