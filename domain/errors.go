@@ -26,7 +26,7 @@ const (
 	CodeLinkNotFound   Code = 100 // a configured link does not exist where expected
 	CodeLinkBusy       Code = 101 // a link is enslaved, a master, or claimed by another attachment
 	CodeKernelRefused  Code = 102 // the kernel refused a bond option or an enslave
-	CodeIfnameExists   Code = 103 // CNI_IFNAME already exists in the pod
+	CodeIfnameExists   Code = 103 // CNI_IFNAME (or the bond's name under a VLAN) already exists in the pod
 	CodeUnsafeHostLink Code = 104 // a host link looks like it carries the node's traffic
 	CodeLinkUnusable   Code = 105 // a link lacks what the mode needs (speed/duplex, MTU range)
 	CodeIPAMFailed     Code = 106 // the IPAM plugin failed

@@ -100,13 +100,15 @@ func RunVLANsContract(t *testing.T, mk HarnessMaker) {
 		assert.Equal(t, "bond", st.Link.Kind)
 	})
 
-	t.Run("up with carrier over an up bond; deleted, then gone", func(t *testing.T) {
+	t.Run("carrier follows the bond's; deleted, then gone", func(t *testing.T) {
 		h := mk(t)
 		ns := h.NewNetns(t)
 		b := bondWithSlave(t, h, ns)
 		require.NoError(t, h.Links().SetUp(t.Context(), ns, b.Index, true))
 		l, err := h.VLANs().CreateVLAN(t.Context(), ns, b.Index, domain.VLANSpec{Name: "net1", ID: 9, Protocol: domain.VLAN8021Q}, testAlias)
 		require.NoError(t, err)
+		require.Eventually(t, func() bool { return linkNamed(t, h, ns, "bond0").Carrier }, 5*time.Second, 20*time.Millisecond, "the bond gets carrier")
+		assert.True(t, linkNamed(t, h, ns, "net1").Carrier, "a VLAN device has its lower device's carrier, even while down")
 		require.NoError(t, h.Links().SetUp(t.Context(), ns, l.Index, true))
 		require.Eventually(t, func() bool { return linkNamed(t, h, ns, "net1").Carrier }, 5*time.Second, 20*time.Millisecond, "the VLAN device follows the bond's carrier")
 		require.NoError(t, h.Links().Delete(t.Context(), ns, l.Index))

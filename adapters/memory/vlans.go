@@ -121,9 +121,9 @@ func vlansOn(n *netns, l *link) []*link {
 	return out
 }
 
-// vlanCarrier: a VLAN device has carrier when it is up and its lower
-// device has carrier (the 8021q driver copies the lower's operstate).
+// vlanCarrier: a VLAN device has its lower device's carrier, up or down
+// (the 8021q driver copies the lower's operstate onto it).
 func (k *Kernel) vlanCarrier(n *netns, l *link) bool {
 	lower := n.links[l.vlan.lower]
-	return l.up && lower != nil && k.view(n, lower).Carrier
+	return lower != nil && k.view(n, lower).Carrier
 }
