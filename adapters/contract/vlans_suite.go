@@ -108,7 +108,10 @@ func RunVLANsContract(t *testing.T, mk HarnessMaker) {
 		l, err := h.VLANs().CreateVLAN(t.Context(), ns, b.Index, domain.VLANSpec{Name: "net1", ID: 9, Protocol: domain.VLAN8021Q}, testAlias)
 		require.NoError(t, err)
 		require.Eventually(t, func() bool { return linkNamed(t, h, ns, "bond0").Carrier }, 5*time.Second, 20*time.Millisecond, "the bond gets carrier")
-		assert.True(t, linkNamed(t, h, ns, "net1").Carrier, "a VLAN device has its lower device's carrier, even while down")
+		// The kernel passes the bond's carrier on to its VLANs from the link
+		// watch, a little later.
+		require.Eventually(t, func() bool { return linkNamed(t, h, ns, "net1").Carrier }, 5*time.Second, 20*time.Millisecond,
+			"a VLAN device has its lower device's carrier, even while down")
 		require.NoError(t, h.Links().SetUp(t.Context(), ns, l.Index, true))
 		require.Eventually(t, func() bool { return linkNamed(t, h, ns, "net1").Carrier }, 5*time.Second, 20*time.Millisecond, "the VLAN device follows the bond's carrier")
 		require.NoError(t, h.Links().Delete(t.Context(), ns, l.Index))
