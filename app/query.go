@@ -202,26 +202,30 @@ func (s *Service) inspect(ctx context.Context, rec domain.Attachment) Inspection
 			in.Slaves = append(in.Slaves, si)
 		}
 		s.inspectVFs(ctx, rec.Netns, in.Slaves)
-		iface := st.Link.Index
+		iface := st.Link.Index // whose addresses are the attachment's
 		if in.Spec != nil && in.Spec.VLAN != nil {
 			vs, d, err := s.vlanDrift(ctx, *in.Spec, rec, st.Link)
 			switch {
 			case err != nil:
-				in.BondError = err.Error()
+				in.BondError, iface = err.Error(), -1
 			case vs == nil:
-				iface = 0
+				iface = 0 // missing: so are its addresses
 			default:
 				in.VLAN, iface = vs, vs.Link.Index
 			}
 			vdrift = d
 		}
-		if iface == 0 {
+		switch {
+		case iface == 0:
 			in.Addresses = []domain.IPConfig{}
-		} else if addrs, err := s.d.Addresses.Addresses(ctx, rec.Netns, iface); err != nil {
-			in.BondError = "listing addresses: " + err.Error()
-		} else {
-			in.Addresses = addrs
-		}
+		case iface > 0:
+			addrs, err := s.d.Addresses.Addresses(ctx, rec.Netns, iface)
+			if err != nil {
+				in.BondError = "listing addresses: " + err.Error()
+			} else {
+				in.Addresses = addrs
+			}
+		} // iface < 0: the VLAN device is unreadable, nothing is compared
 	}
 
 	switch {
