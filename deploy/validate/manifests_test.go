@@ -201,8 +201,9 @@ func TestSeedExamplesAreTheSeedConfigs(t *testing.T) {
 	}
 }
 
-// TestDocsCoverEveryKey: docs/operations.md's compatibility table names
-// every key of the plugin's option table, and README links the doc.
+// TestDocsCoverEveryKey: docs/operations.md's compatibility table and the
+// README's key table name every key of the plugin's option table, and
+// README links the doc.
 func TestDocsCoverEveryKey(t *testing.T) {
 	doc, err := os.ReadFile(filepath.Join(repoRoot, "docs", "operations.md"))
 	if err != nil {
@@ -223,6 +224,12 @@ func TestDocsCoverEveryKey(t *testing.T) {
 	}
 	if !bytes.Contains(readme, []byte("(docs/operations.md)")) {
 		t.Error("README.md does not link docs/operations.md")
+	}
+	// The README's key table has a row per key of the option table.
+	for _, r := range domain.OptionRules() {
+		if !bytes.Contains(readme, []byte("| `"+r.Key+"` |")) {
+			t.Errorf("README.md: no key table row for `%s`", r.Key)
+		}
 	}
 }
 
