@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -20,14 +21,15 @@ import (
 // added and deleted in the order Multus uses. And why the two cannot share
 // one conflist.
 
-// refVLANConf is a config of the reference vlan plugin on master in the pod.
-func refVLANConf(t *testing.T, name, master string) map[string]any {
+// refVLANConf is a config of the reference vlan plugin: VLAN id on master
+// in the pod, with static IPAM giving addr.
+func refVLANConf(t *testing.T, name, master string, id int, addr string) map[string]any {
 	t.Helper()
 	_, err := os.Stat(filepath.Join(os.Getenv("CNI_PATH"), "vlan"))
 	require.NoError(t, err, "the reference vlan plugin in CNI_PATH")
 	return map[string]any{
-		"cniVersion": "1.1.0", "name": name, "type": "vlan", "master": master, "linkInContainer": true, "vlanId": testVLAN,
-		"ipam": map[string]any{"type": "static", "addresses": []map[string]string{{"address": kit.PodIP.String()}}},
+		"cniVersion": "1.1.0", "name": name, "type": "vlan", "master": master, "linkInContainer": true, "vlanId": id,
+		"ipam": map[string]any{"type": "static", "addresses": []map[string]string{{"address": addr}}},
 	}
 }
 
@@ -45,14 +47,25 @@ func TestVLANPluginAsSecondNetwork(t *testing.T) {
 	tp.TagServer(t, testVLAN, kit.TPID8021Q)
 	kit.StartEcho(t, tp.Switch, tp.Server(echoPort))
 
-	// Multus: the pod's networks annotation lists the bond, then the VLAN;
-	// delegates get CNI_IFNAME net1, net2 and the same container ID.
+	// A second tagged network over the same bond: VLAN 200, its own server.
+	const id2, server2, pod2 = 200, "10.98.0.1", "10.98.0.2/24"
+	kit.VLAN(t, tp.Switch, "sw.200", tp.Master, id2, kit.TPID8021Q)
+	kit.AddAddress(t, tp.Switch, "sw.200", server2+"/24")
+	srv2 := netip.AddrPortFrom(netip.MustParseAddr(server2), echoPort)
+	kit.StartEcho(t, tp.Switch, srv2)
+
+	// Multus: the pod's networks annotation lists the bond, then the VLANs;
+	// delegates get CNI_IFNAME net1, net2, net3 and the same container ID.
 	bond := e.attachment(trafficConf(tp, "active-backup", map[string]any{"name": "bondnet", "ipam": nil}), tp.Pod, "net1")
-	vl := attachment{ContainerID: bond.ContainerID, Netns: tp.Pod, IfName: "net2", list: e.list(mustJSON(refVLANConf(t, "vlannet", "net1")))}
-	t.Cleanup(func() { _ = e.del(vl) }) // runs before the bond's cleanup DEL, as Multus orders them
+	vl := attachment{ContainerID: bond.ContainerID, Netns: tp.Pod, IfName: "net2", list: e.list(mustJSON(refVLANConf(t, "vlannet", "net1", testVLAN, kit.PodIP.String())))}
+	vl2 := attachment{ContainerID: bond.ContainerID, Netns: tp.Pod, IfName: "net3", list: e.list(mustJSON(refVLANConf(t, "vlannet2", "net1", id2, pod2)))}
+	// Cleanups run last-registered first: net3, net2, then the bond, as Multus orders DELs.
+	t.Cleanup(func() { _ = e.del(vl) })
+	t.Cleanup(func() { _ = e.del(vl2) })
 
 	resBond := e.mustAdd(bond)
 	resVLAN := e.mustAdd(vl)
+	e.mustAdd(vl2)
 	assert.Empty(t, resBond.IPs, "the bond network is L2 only")
 	require.Len(t, resVLAN.Interfaces, 1)
 	assert.Equal(t, "net2", resVLAN.Interfaces[0].Name)
@@ -66,12 +79,18 @@ func TestVLANPluginAsSecondNetwork(t *testing.T) {
 	require.True(t, kit.WaitReachable(t, tp.Pod, tp.Server(echoPort), 5*time.Second), "the tagged server answers through net2")
 	x := kit.SendBurst(t, tp.Pod, tp.Server(echoPort), 8, 8, 100, 0, 5*time.Second)
 	require.Equal(t, 64, x.Echoed, "tagged traffic both ways over the second network")
+	require.True(t, kit.WaitReachable(t, tp.Pod, srv2, 5*time.Second), "VLAN 200's server answers through net3")
+	x = kit.SendBurst(t, tp.Pod, srv2, 8, 8, 100, 0, 5*time.Second)
+	require.Equal(t, 64, x.Echoed, "and VLAN 200's traffic over the third")
 	require.NoError(t, e.check(bond))
 	require.NoError(t, e.check(vl))
+	require.NoError(t, e.check(vl2))
 
-	// Multus deletes in reverse order: the VLAN network first, then the bond.
+	// Multus deletes in reverse order: the VLAN networks first, then the bond.
+	require.NoError(t, e.del(vl2))
 	require.NoError(t, e.del(vl))
 	assert.True(t, absent(t, tp.Pod, "net2"))
+	assert.True(t, absent(t, tp.Pod, "net3"))
 	require.NoError(t, e.del(bond))
 	assert.ElementsMatch(t, append([]string{"lo"}, tp.Slaves...), kit.Links(t, tp.Pod), "both networks are gone, the links stay")
 	require.NoError(t, e.del(bond), "our DEL again")
@@ -98,7 +117,7 @@ func TestVLANPluginInOneConflistFails(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(trafficConf(tp, "active-backup", map[string]any{"ipam": nil})), &bondConf))
 	delete(bondConf, "cniVersion")
 	delete(bondConf, "name")
-	vconf := refVLANConf(t, "", "net1")
+	vconf := refVLANConf(t, "", "net1", testVLAN, kit.PodIP.String())
 	delete(vconf, "cniVersion")
 	delete(vconf, "name")
 	list, err := libcni.ConfListFromBytes([]byte(mustJSON(map[string]any{
