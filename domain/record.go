@@ -13,7 +13,10 @@ import (
 // "podIndex"); it is read as is. Version 2 adds each link's "device" (its
 // parent device, which identifies a NIC whose driver rewrites its
 // permanent MAC, as VF drivers do). A record of a later version is
-// refused, never guessed at: DEL would move the wrong links.
+// refused, never guessed at: DEL would move the wrong links. "bond" (an
+// attachment with "vlan") is written only when used, so a binary without
+// it refuses such a record (an unknown key) rather than delete the wrong
+// bond.
 const RecordVersion = 2
 
 // ErrUnreadable: a record exists but this version cannot read it (corrupt,

@@ -153,3 +153,17 @@ func TestVLANDrift(t *testing.T) {
 	assert.Equal(t, []string{"link net1 is not the VLAN device this attachment created", "vlan: want 10, kernel has 0"},
 		VLANDrift(want, 1400, 7, "mark", VLANState{Link: Link{MTU: 1400}, Protocol: VLAN8021Q, LowerIndex: 7}))
 }
+
+func TestRecordWithVLANBondRoundTrips(t *testing.T) {
+	a := Attachment{ID: AttachmentID{ContainerID: "c1", IfName: "net1"}, Bond: "net1-bond"}
+	data, err := EncodeRecord(a)
+	require.NoError(t, err)
+	assert.Contains(t, string(data), `"bond": "net1-bond"`)
+	got, err := DecodeRecord(data)
+	require.NoError(t, err)
+	assert.Equal(t, "net1-bond", got.Bond)
+
+	data, err = EncodeRecord(Attachment{ID: a.ID})
+	require.NoError(t, err)
+	assert.NotContains(t, string(data), `"bond"`, "written only for a VLAN attachment")
+}

@@ -98,14 +98,6 @@ func SendFrames(ns, link string, dst net.HardwareAddr, vlan, tpid uint16, n int)
 	})
 }
 
-// DeleteLink deletes the link name in ns.
-func DeleteLink(t testing.TB, ns, name string) {
-	t.Helper()
-	if err := deleteLink(ns, name); err != nil {
-		t.Fatalf("deleting %s: %v", name, err)
-	}
-}
-
 // VLANDevice is a VLAN device as the kernel reports it.
 type VLANDevice struct {
 	ID    uint16
