@@ -102,7 +102,7 @@ func TestPlanAddVLAN(t *testing.T) {
 	assert.Equal(t, StepDeleteVLAN, u.Kind)
 
 	in := vlanInput(0, 0)
-	in.HasIPAM = true
+	in.HasIPAM, in.IPAMNeedsLink = true, true // dhcp takes its lease on CNI_IFNAME
 	p, err = PlanAdd(in)
 	require.NoError(t, err)
 	var iVLAN, iIPAM int
@@ -114,7 +114,7 @@ func TestPlanAddVLAN(t *testing.T) {
 			iIPAM = i
 		}
 	}
-	assert.Less(t, iVLAN, iIPAM, "the VLAN device exists before IPAM (dhcp needs the link)")
+	assert.Less(t, iVLAN, iIPAM, "an IPAM that needs the link runs once the VLAN device is up")
 
 	_, err = PlanAdd(vlanInput(1600, 0))
 	require.Error(t, err)
