@@ -2,7 +2,6 @@ package kit
 
 import (
 	"encoding/binary"
-	"os"
 	"testing"
 
 	"github.com/jsimonetti/rtnetlink/v2"
@@ -51,16 +50,7 @@ func AltName(t testing.TB, ns, name, alt string) {
 		}
 		ifi := make([]byte, unix.SizeofIfInfomsg)
 		binary.NativeEndian.PutUint32(ifi[4:], index)
-		cfg := &netlink.Config{Strict: true}
-		if ns != "" {
-			f, err := os.Open(ns)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			cfg.NetNS = int(f.Fd())
-		}
-		c, err := netlink.Dial(unix.NETLINK_ROUTE, cfg)
+		c, err := dialRoute(ns)
 		if err != nil {
 			return err
 		}

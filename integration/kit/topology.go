@@ -211,12 +211,7 @@ func setBridgePortState(ns, port string, state uint8) error {
 	msg := make([]byte, unix.SizeofIfInfomsg, unix.SizeofIfInfomsg+len(attrs))
 	msg[0] = unix.AF_BRIDGE
 	binary.NativeEndian.PutUint32(msg[4:8], l.Index)
-	f, err := openNetns(ns)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	c, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{NetNS: int(f.Fd()), Strict: true})
+	c, err := dialRoute(ns)
 	if err != nil {
 		return err
 	}
@@ -331,6 +326,17 @@ func moveLink(from, link, to string) error {
 
 // openNetns opens the namespace at path, or the host's for "" (read on a
 // fresh locked thread: unlocked threads are always in the host netns).
+// dialRoute opens a strict rtnetlink socket in the netns at path (""
+// means this process's netns as a fresh locked thread sees it).
+func dialRoute(path string) (*netlink.Conn, error) {
+	f, err := openNetns(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{NetNS: int(f.Fd()), Strict: true})
+}
+
 func openNetns(path string) (*os.File, error) {
 	if path != "" {
 		return os.Open(path)
@@ -399,14 +405,7 @@ func MTULimits(ns, name string) (min, max uint32, err error) {
 // rawLinkAttrs gets the link name in ns with one RTM_GETLINK and calls fn
 // for each top-level attribute of the raw reply.
 func rawLinkAttrs(ns, name string, fn func(ad *netlink.AttributeDecoder)) error {
-	cfg := &netlink.Config{}
-	f, err := openNetns(ns)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	cfg.NetNS = int(f.Fd())
-	c, err := netlink.Dial(unix.NETLINK_ROUTE, cfg)
+	c, err := dialRoute(ns)
 	if err != nil {
 		return err
 	}
