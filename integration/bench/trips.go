@@ -196,6 +196,19 @@ func (b recBonds) Bond(ctx context.Context, ns domain.Netns, name string) (domai
 	return rec1(b.r, "Bonds.Bond", func() (domain.BondState, error) { return b.Bonds.Bond(ctx, ns, name) })
 }
 
+type recVLANs struct {
+	ports.VLANs
+	r *recorder
+}
+
+func (v recVLANs) CreateVLAN(ctx context.Context, ns domain.Netns, lowerIndex int, spec domain.VLANSpec, alias string) (domain.Link, error) {
+	return rec1(v.r, "VLANs.CreateVLAN", func() (domain.Link, error) { return v.VLANs.CreateVLAN(ctx, ns, lowerIndex, spec, alias) })
+}
+
+func (v recVLANs) VLAN(ctx context.Context, ns domain.Netns, name string) (domain.VLANState, error) {
+	return rec1(v.r, "VLANs.VLAN", func() (domain.VLANState, error) { return v.VLANs.VLAN(ctx, ns, name) })
+}
+
 // addrPort is ports.Addresses under a name that does not clash with its
 // method Addresses once embedded.
 type addrPort = ports.Addresses
@@ -357,6 +370,7 @@ func newInProcess() (*inProcess, error) {
 	svc, err := app.New(app.Deps{
 		Links:      recLinks{rt, r},
 		Bonds:      recBonds{rt, r},
+		VLANs:      recVLANs{rt, r},
 		Addresses:  recAddrs{rt, r},
 		Namespaces: recNS{netns.Checker{}, r},
 		Props:      recProps{sysfs.Props{}, r},
