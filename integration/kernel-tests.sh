@@ -32,7 +32,7 @@ if [ "$lane" = sriov ]; then
   count_name=sriov
 else
   skip_filter=$sriov_tests
-  test_pkgs="./adapters/netns ./adapters/rtnl ./adapters/sysfs ./adapters/contract ./integration"
+  test_pkgs="./adapters/netns ./adapters/nlkernel ./adapters/ethtool ./adapters/contract ./integration"
   "$repo/integration/vm/deps.sh"
   lane_name="real-kernel lane (Debian cloud kernel in QEMU)"
   count_name=real-kernel

@@ -19,10 +19,10 @@ import (
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/bondcni/bond/adapters/ethtool"
 	"github.com/bondcni/bond/adapters/netns"
 	"github.com/bondcni/bond/adapters/netns/netnstest"
-	"github.com/bondcni/bond/adapters/rtnl"
-	"github.com/bondcni/bond/adapters/sysfs"
+	"github.com/bondcni/bond/adapters/nlkernel"
 	"github.com/bondcni/bond/domain"
 	"github.com/bondcni/bond/ports"
 )
@@ -32,7 +32,7 @@ import (
 // "switch" namespace, so a link gets carrier when it is set up and reports
 // speed/duplex (10000/full) as bonding needs. It needs root.
 type realHarness struct {
-	rt *rtnl.Adapter
+	rt *nlkernel.Adapter
 	sw domain.Netns
 
 	mu    sync.Mutex
@@ -46,7 +46,7 @@ func NewRealHarness(t *testing.T) Harness {
 	if os.Geteuid() != 0 {
 		t.Skip("real kernel harness needs root")
 	}
-	h := &realHarness{rt: rtnl.New(), peers: map[uint32]bool{}}
+	h := &realHarness{rt: nlkernel.New(), peers: map[uint32]bool{}}
 	t.Cleanup(func() {
 		if err := h.rt.Close(); err != nil {
 			t.Errorf("closing rtnetlink adapter: %v", err)
@@ -61,7 +61,7 @@ func (h *realHarness) Bonds() ports.Bonds           { return h.rt }
 func (h *realHarness) Addresses() ports.Addresses   { return h.rt }
 func (h *realHarness) VLANs() ports.VLANs           { return h.rt }
 func (h *realHarness) Namespaces() ports.Namespaces { return netns.Checker{} }
-func (h *realHarness) Props() ports.LinkProps       { return sysfs.Props{} }
+func (h *realHarness) Props() ports.LinkProps       { return ethtool.Props{} }
 
 // NewNetns creates a namespace bind-mounted under the test's temporary
 // directory, destroyed at test end.

@@ -10,7 +10,7 @@ import (
 )
 
 // TestRealKernelContracts runs every suite against the real adapters
-// (rtnl, netns) on the running kernel. Outside the VM lane it skips when
+// (nlkernel, netns) on the running kernel. Outside the VM lane it skips when
 // the kernel has no bonding driver or we are not root; inside it
 // (BOND_REAL_KERNEL=1) that is a failure, since a skip proves nothing.
 func TestRealKernelContracts(t *testing.T) {

@@ -229,7 +229,7 @@ func (k *Kernel) primarySlave(n *netns, bl *link) *link {
 // CreateBond creates a bond, down, with every option, its MTU (0 = 1500),
 // MAC (nil = random, replaced by the first slave's) and alias. A taken
 // name is domain.ErrExists; a primary that does not exist in ns is
-// domain.ErrNotFound (adapters/rtnl resolves it to an ifindex); an option
+// domain.ErrNotFound (adapters/nlkernel resolves it to an ifindex); an option
 // the kernel refuses is domain.ErrKernelRefused and leaves nothing behind.
 func (k *Kernel) CreateBond(ctx context.Context, ns domain.Netns, spec domain.BondSpec, alias string) (l domain.Link, err error) {
 	k.mu.Lock()
@@ -291,7 +291,7 @@ func (k *Kernel) CreateBond(ctx context.Context, ns domain.Netns, spec domain.Bo
 // active slave is chosen again. A link enslaved to another master is
 // refused with domain.ErrBusy before anything changes (the kernel would
 // silently move it); enslaving it to its own bond again changes nothing.
-// As adapters/rtnl, it is atomic: when the enslave fails after the down
+// As adapters/nlkernel, it is atomic: when the enslave fails after the down
 // message (a refusal, or a failure armed with FailOn("Enslave/master")),
 // a slave that was up is set up again.
 func (k *Kernel) Enslave(ctx context.Context, ns domain.Netns, bondIndex, slaveIndex int) (err error) {

@@ -25,7 +25,7 @@ func (e *kernelError) Error() string {
 
 func (e *kernelError) Unwrap() error { return e.kind }
 
-// sentinels maps errnos to domain errors as adapters/rtnl does.
+// sentinels maps errnos to domain errors as adapters/nlkernel does.
 func sentinelOf(errno string) error {
 	switch errno {
 	case "ENODEV", "ENOENT":

@@ -527,7 +527,7 @@ func (k *Kernel) randomMAC() net.HardwareAddr {
 	return net.HardwareAddr{0x02, 0x6d, 0x65, byte(s >> 16), byte(s >> 8), byte(s)}
 }
 
-// masterKinds are the kinds that take ports (adapters/rtnl's list).
+// masterKinds are the kinds that take ports (adapters/nlkernel's list).
 var masterKinds = []string{"bond", "bridge", "team", "openvswitch", "vrf"}
 
 func (l *link) isMaster() bool { return slices.Contains(masterKinds, l.kind) }
@@ -554,7 +554,7 @@ func checkMAC(op string, mac net.HardwareAddr) error {
 	return nil
 }
 
-// view is the domain's view of a link, as adapters/rtnl builds it.
+// view is the domain's view of a link, as adapters/nlkernel builds it.
 func (k *Kernel) view(n *netns, l *link) domain.Link {
 	v := domain.Link{
 		Index: l.index, Name: l.name, Kind: l.kind, MTU: l.mtu, MinMTU: l.minMTU, MaxMTU: l.maxMTU,

@@ -67,7 +67,7 @@ func (k *Kernel) LinkByMAC(ctx context.Context, ns domain.Netns, mac net.Hardwar
 // name). As in the kernel, the link goes down, is released from its master
 // (which restores its MAC and MTU) and loses its addresses and routes; it
 // keeps its ifindex unless that is taken in the target. A taken name fails
-// first (domain.ErrExists, as adapters/rtnl checks before sending);
+// first (domain.ErrExists, as adapters/nlkernel checks before sending);
 // namespace-local links (bonds, bridges, lo) are refused (EINVAL).
 func (k *Kernel) Move(ctx context.Context, from domain.Netns, index int, to domain.Netns, newName string) (l domain.Link, err error) {
 	k.mu.Lock()
@@ -128,7 +128,7 @@ func kindName(l *link) string {
 }
 
 // Restore sets name, MTU, MAC and admin state to the recorded values,
-// sending only what differs, the way adapters/rtnl does: down first if the
+// sending only what differs, the way adapters/nlkernel does: down first if the
 // link must be renamed or get a new MAC, then name, MTU and MAC, then the
 // admin state. Everything is checked before anything changes.
 func (k *Kernel) Restore(ctx context.Context, ns domain.Netns, index int, want domain.LinkState) (err error) {

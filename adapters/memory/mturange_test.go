@@ -10,7 +10,7 @@ import (
 	"github.com/bondcni/bond/domain"
 )
 
-// Links report the MTU range their driver takes, as adapters/rtnl reads it
+// Links report the MTU range their driver takes, as adapters/nlkernel reads it
 // (IFLA_MIN_MTU, IFLA_MAX_MTU), so PlanAdd can refuse an MTU a link cannot
 // take before anything changes.
 func TestLinksReportTheirMTURange(t *testing.T) {

@@ -29,15 +29,15 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
+	"github.com/bondcni/bond/adapters/ethtool"
 	"github.com/bondcni/bond/adapters/httpdebug"
 	"github.com/bondcni/bond/adapters/httpdebug/readonly"
 	"github.com/bondcni/bond/adapters/logging"
 	"github.com/bondcni/bond/adapters/netns"
+	"github.com/bondcni/bond/adapters/nlkernel"
 	"github.com/bondcni/bond/adapters/nodefile"
-	"github.com/bondcni/bond/adapters/rtnl"
 	"github.com/bondcni/bond/adapters/sriov"
 	"github.com/bondcni/bond/adapters/state"
-	"github.com/bondcni/bond/adapters/sysfs"
 	"github.com/bondcni/bond/app"
 	"github.com/bondcni/bond/cmd/internal/wiring"
 	"github.com/bondcni/bond/domain"
@@ -189,7 +189,7 @@ func run(o Options) error {
 }
 
 // Module provides the daemon and everything it drives: the plugin's own
-// adapters (rtnl, netns, sysfs, state) behind read-only wrappers, the same
+// adapters (nlkernel, netns, ethtool, state) behind read-only wrappers, the same
 // app.Service, and the HTTP adapter. Every constructor is a plain function
 // usable without fx.
 func Module(o Options) fx.Option {
@@ -197,14 +197,14 @@ func Module(o Options) fx.Option {
 		fx.Supply(o),
 		fx.Provide(
 			newLogger,
-			rtnl.New,
+			nlkernel.New,
 			newKernel,
 			func(k *readonly.Kernel) ports.Links { return k },
 			func(k *readonly.Kernel) ports.Bonds { return k },
 			func(k *readonly.Kernel) ports.Addresses { return k },
 			func(k *readonly.Kernel) ports.VLANs { return k },
 			fx.Annotate(func() netns.Checker { return netns.Checker{} }, fx.As(new(ports.Namespaces))),
-			fx.Annotate(func() sysfs.Props { return sysfs.Props{} }, fx.As(new(ports.LinkProps))),
+			fx.Annotate(func() ethtool.Props { return ethtool.Props{} }, fx.As(new(ports.LinkProps))),
 			fx.Annotate(func() sriov.Reader { return sriov.Reader{} }, fx.As(new(ports.VFs))),
 			fx.Annotate(func() readonly.IPAM { return readonly.IPAM{} }, fx.As(new(ports.IPAM))),
 			fx.Annotate(func() readonly.Locks { return readonly.Locks{} }, fx.As(new(ports.Locks))),
@@ -236,7 +236,7 @@ func newLogger(o Options) *slog.Logger {
 // newKernel wraps the rtnetlink adapter read-only; it closes each pod
 // netns's socket once no read uses it, so the daemon never keeps a dead
 // pod's netns (and its NICs) alive.
-func newKernel(a *rtnl.Adapter) *readonly.Kernel { return readonly.NewKernel(a) }
+func newKernel(a *nlkernel.Adapter) *readonly.Kernel { return readonly.NewKernel(a) }
 
 // NewServer is the HTTP adapter over the service's read-only use cases.
 func NewServer(o Options, s *app.Service, log *slog.Logger) *httpdebug.Server {
@@ -245,21 +245,21 @@ func NewServer(o Options, s *app.Service, log *slog.Logger) *httpdebug.Server {
 
 // Daemon serves the HTTP adapter on the loopback listener.
 type Daemon struct {
-	o    Options
-	hs   *httpdebug.Server
-	srv  *http.Server
-	log  *slog.Logger
-	ln   net.Listener
-	done chan error
-	rtnl *rtnl.Adapter
+	o      Options
+	hs     *httpdebug.Server
+	srv    *http.Server
+	log    *slog.Logger
+	ln     net.Listener
+	done   chan error
+	kernel *nlkernel.Adapter
 	// stopText ends the textfile writer and removes its file.
 	stopText func()
 }
 
 // NewDaemon builds the daemon; with an fx.Lifecycle it starts and stops
 // with it, otherwise call Start and Stop.
-func NewDaemon(o Options, s *httpdebug.Server, a *rtnl.Adapter, log *slog.Logger, lc fx.Lifecycle) *Daemon {
-	d := &Daemon{o: o, hs: s, srv: s.HTTPServer(), log: log, rtnl: a}
+func NewDaemon(o Options, s *httpdebug.Server, a *nlkernel.Adapter, log *slog.Logger, lc fx.Lifecycle) *Daemon {
+	d := &Daemon{o: o, hs: s, srv: s.HTTPServer(), log: log, kernel: a}
 	if lc != nil {
 		lc.Append(fx.Hook{OnStart: d.Start, OnStop: d.Stop})
 	}
@@ -299,8 +299,8 @@ func (d *Daemon) Stop(ctx context.Context) error {
 			err = errors.Join(err, serr)
 		}
 	}
-	if d.rtnl != nil {
-		err = errors.Join(err, d.rtnl.Close())
+	if d.kernel != nil {
+		err = errors.Join(err, d.kernel.Close())
 	}
 	d.log.Info("bond-debugd stopped")
 	return err

@@ -16,15 +16,15 @@ import (
 	"go.uber.org/fx/fxevent"
 
 	"github.com/bondcni/bond/adapters/cni"
+	"github.com/bondcni/bond/adapters/ethtool"
 	"github.com/bondcni/bond/adapters/ipam"
 	"github.com/bondcni/bond/adapters/locks"
 	"github.com/bondcni/bond/adapters/logging"
 	"github.com/bondcni/bond/adapters/netns"
+	"github.com/bondcni/bond/adapters/nlkernel"
 	"github.com/bondcni/bond/adapters/nodefile"
-	"github.com/bondcni/bond/adapters/rtnl"
 	"github.com/bondcni/bond/adapters/sriov"
 	"github.com/bondcni/bond/adapters/state"
-	"github.com/bondcni/bond/adapters/sysfs"
 	"github.com/bondcni/bond/app"
 	"github.com/bondcni/bond/cmd/internal/wiring"
 	"github.com/bondcni/bond/domain"
@@ -123,15 +123,15 @@ func run(getenv func(string) string) int {
 		e = cni.New(nil, nil, "", about()).Run()
 	} else {
 		// The one Invoke runs the CNI call; fx.New returns when it is done.
-		app := fx.New(
+		graph := fx.New(
 			Module(env),
-			fx.Invoke(func(p *cni.Plugin, a *rtnl.Adapter) {
+			fx.Invoke(func(p *cni.Plugin, a *nlkernel.Adapter) {
 				e = p.Run()
 				a.Close()
 			}),
 			fx.WithLogger(func() fxevent.Logger { return fxevent.NopLogger }),
 		)
-		if err := app.Err(); err != nil {
+		if err := graph.Err(); err != nil {
 			e = types.NewError(types.ErrIOFailure, "bond: wiring failed", err.Error())
 		}
 	}
@@ -166,7 +166,7 @@ func Module(env Env) fx.Option {
 // what the use cases take from the node's settings.
 type driven struct {
 	fx.Out
-	RTNL       *rtnl.Adapter
+	RTNL       *nlkernel.Adapter
 	Links      ports.Links
 	Bonds      ports.Bonds
 	Addresses  ports.Addresses
@@ -184,14 +184,14 @@ type driven struct {
 }
 
 func newDriven(e Env) driven {
-	nl := rtnl.New()
+	nl := nlkernel.New()
 	sink := newSink(e)
 	delegate := ipam.New(nil)
 	delegate.PassEnv = e.Node.IPAMEnv
 	return driven{
 		RTNL: nl, Links: nl, Bonds: nl, Addresses: nl, VLANs: nl,
 		Namespaces: netns.Checker{},
-		Props:      sysfs.Props{},
+		Props:      ethtool.Props{},
 		VFs:        sriov.Reader{},
 		IPAM:       delegate,
 		Store:      state.NewMoved(e.StateDir, e.PreviousStateDir),

@@ -7,7 +7,7 @@ import (
 	"go.uber.org/fx/fxevent"
 
 	"github.com/bondcni/bond/adapters/cni"
-	"github.com/bondcni/bond/adapters/rtnl"
+	"github.com/bondcni/bond/adapters/nlkernel"
 )
 
 // BenchmarkWiring builds the graph an ADD or DEL builds, warm, in process:
@@ -18,7 +18,7 @@ func BenchmarkWiring(b *testing.B) {
 	for b.Loop() {
 		var got *cni.Plugin
 		app := fx.New(Module(env),
-			fx.Invoke(func(p *cni.Plugin, a *rtnl.Adapter) { got = p; a.Close() }),
+			fx.Invoke(func(p *cni.Plugin, a *nlkernel.Adapter) { got = p; a.Close() }),
 			fx.WithLogger(func() fxevent.Logger { return fxevent.NopLogger }))
 		if err := app.Err(); err != nil || got == nil {
 			b.Fatal(err)

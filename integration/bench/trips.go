@@ -8,13 +8,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bondcni/bond/adapters/ethtool"
 	"github.com/bondcni/bond/adapters/ipam"
 	"github.com/bondcni/bond/adapters/locks"
 	"github.com/bondcni/bond/adapters/netns"
-	"github.com/bondcni/bond/adapters/rtnl"
+	"github.com/bondcni/bond/adapters/nlkernel"
 	"github.com/bondcni/bond/adapters/sriov"
 	"github.com/bondcni/bond/adapters/state"
-	"github.com/bondcni/bond/adapters/sysfs"
 	"github.com/bondcni/bond/app"
 	"github.com/bondcni/bond/domain"
 	"github.com/bondcni/bond/ports"
@@ -56,7 +56,7 @@ type VerbCost struct {
 }
 
 type recorder struct {
-	rt     *rtnl.Adapter
+	rt     *nlkernel.Adapter
 	mu     sync.Mutex
 	calls  map[string]*PortCall
 	held   int
@@ -267,7 +267,7 @@ type recVFs struct {
 }
 
 // VF uses its own rtnetlink sockets (one GETLINK in the link's netns, one
-// on the PF for a VF): they show up with 0 round trips of the rtnl adapter.
+// on the PF for a VF): they show up with 0 round trips of the nlkernel adapter.
 func (v recVFs) VF(ctx context.Context, ns domain.Netns, name string) (domain.VF, bool, error) {
 	var isVF bool
 	vf, err := rec1(v.r, "VFs.VF (own rtnetlink socket, sysfs)", func() (domain.VF, error) {
@@ -360,12 +360,12 @@ func (l recLocks) Claim(ctx context.Context, links []string, owner string) (func
 // recorded.
 type inProcess struct {
 	svc *app.Service
-	rt  *rtnl.Adapter
+	rt  *nlkernel.Adapter
 	rec *recorder
 }
 
 func newInProcess() (*inProcess, error) {
-	rt := rtnl.New()
+	rt := nlkernel.New()
 	r := &recorder{rt: rt, calls: map[string]*PortCall{}}
 	svc, err := app.New(app.Deps{
 		Links:      recLinks{rt, r},
@@ -373,7 +373,7 @@ func newInProcess() (*inProcess, error) {
 		VLANs:      recVLANs{rt, r},
 		Addresses:  recAddrs{rt, r},
 		Namespaces: recNS{netns.Checker{}, r},
-		Props:      recProps{sysfs.Props{}, r},
+		Props:      recProps{ethtool.Props{}, r},
 		VFs:        recVFs{sriov.Reader{}, r},
 		IPAM:       recIPAM{ipam.New(nil), r},
 		Store:      recStore{state.New(os.Getenv("BOND_STATE_DIR")), r},

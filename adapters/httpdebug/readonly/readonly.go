@@ -5,7 +5,7 @@
 //
 // Kernel also keeps the daemon from pinning pod namespaces: an rtnetlink
 // socket opened in a namespace holds that namespace alive, so a
-// long-running reader that cached sockets (as the rtnl adapter does for
+// long-running reader that cached sockets (as the nlkernel adapter does for
 // the lifetime of a one-shot CNI call) would stop a dead pod's netns from
 // being freed and its physical NICs from returning to the host. Kernel
 // closes a pod namespace's socket as soon as no read uses it any more.
@@ -27,7 +27,7 @@ var ErrReadOnly = errors.New("read-only: the debug daemon never changes the node
 
 func refused(op string) error { return fmt.Errorf("%s: %w", op, ErrReadOnly) }
 
-// KernelPorts is what Kernel wraps (the rtnl adapter, or the memory kernel).
+// KernelPorts is what Kernel wraps (the nlkernel adapter, or the memory kernel).
 type KernelPorts interface {
 	ports.Links
 	ports.Bonds
@@ -36,7 +36,7 @@ type KernelPorts interface {
 }
 
 // forgetter is implemented by adapters that cache a socket per namespace
-// (rtnl.Adapter.Forget).
+// (nlkernel.Adapter.Forget).
 type forgetter interface {
 	Forget(ns domain.Netns) error
 }

@@ -1,4 +1,4 @@
-// Package sysfs implements ports.LinkProps: the link properties rtnetlink
+// Package ethtool implements ports.LinkProps: the link properties rtnetlink
 // does not carry.
 //
 // Speed and duplex come from the ethtool ioctl (ETHTOOL_GSET) on a socket
@@ -12,7 +12,7 @@
 // shows the network namespace of whoever mounted it, not of the reader, so
 // for a link outside the host namespace the read happens on a discarded
 // thread with a private mount namespace and a fresh sysfs (netns.DoIsolated).
-package sysfs
+package ethtool
 
 import (
 	"context"

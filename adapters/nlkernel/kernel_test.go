@@ -1,4 +1,4 @@
-package rtnl_test
+package nlkernel_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/bondcni/bond/adapters/contract"
-	"github.com/bondcni/bond/adapters/rtnl"
+	"github.com/bondcni/bond/adapters/nlkernel"
 	"github.com/bondcni/bond/domain"
 )
 
@@ -154,7 +154,7 @@ func TestKernelRoundTrips(t *testing.T) {
 	ctx := context.Background()
 	ns := h.NewNetns(t)
 	l := h.NewLink(t, ns, "eth1", 0)
-	a := h.Links().(*rtnl.Adapter)
+	a := h.Links().(*nlkernel.Adapter)
 	before := a.RoundTrips()
 	_, err := a.Link(ctx, ns, "eth1")
 	require.NoError(t, err)
@@ -223,7 +223,7 @@ func TestKernelBondLifecycle(t *testing.T) {
 	require.Len(t, st.Slaves, 2)
 
 	_, err = h.Bonds().Bond(ctx, ns, "lo")
-	require.ErrorIs(t, err, rtnl.ErrNotBond)
+	require.ErrorIs(t, err, nlkernel.ErrNotBond)
 
 	require.NoError(t, h.Bonds().Release(ctx, ns, e2.Index))
 	s, err := h.Links().LinkByIndex(ctx, ns, e2.Index)

@@ -1,4 +1,4 @@
-package rtnl
+package nlkernel
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-// Package rtnl implements the link, bond and address ports over rtnetlink
+// Package nlkernel implements the link, bond and address ports over rtnetlink
 // (github.com/jsimonetti/rtnetlink/v2). It never moves a thread between
 // namespaces: it keeps one netlink socket per namespace, opened inside it
 // (netlink.Config.NetNS), lazily and for the adapter's lifetime.
@@ -7,7 +7,7 @@
 // requests follow the kernel rules of bonding-kernel-rules.md: one create
 // message carrying every option, the two-message enslave (down, then
 // IFLA_MASTER with no flag change), and never LinkService.SetMaster.
-package rtnl
+package nlkernel
 
 import (
 	"errors"
