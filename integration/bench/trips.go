@@ -399,3 +399,37 @@ func (p *inProcess) measure(f func(context.Context) error) (VerbCost, error) {
 	err := f(context.Background())
 	return p.rec.cost(time.Since(start)), err
 }
+
+// medianCost merges rounds of one verb: the first round's round trips and
+// dump counts (the same in every round), the median total, and each port
+// method's median time (a method a round did not call counts 0 there).
+func medianCost(rounds []VerbCost) VerbCost {
+	v := rounds[0]
+	v.Calls = slices.Clone(v.Calls)
+	totals := make([]float64, len(rounds))
+	for i, r := range rounds {
+		totals[i] = r.Total
+	}
+	v.Total = round3(medianOf(totals))
+	for i := range v.Calls {
+		times := make([]float64, len(rounds))
+		for j, r := range rounds {
+			for _, c := range r.Calls {
+				if c.Method == v.Calls[i].Method {
+					times[j] = c.Millis
+				}
+			}
+		}
+		v.Calls[i].Millis = round3(medianOf(times))
+	}
+	return v
+}
+
+func medianOf(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if n := len(s); n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
