@@ -73,6 +73,11 @@ func sample(addPod float64, failures int) *Report {
 	r.Latency["del_pod"] = dist(40, 41, 42)
 	r.Latency["add_host"] = dist(60, 61)
 	r.Latency["del_host"] = dist(60, 61)
+	r.Latency["exec_hello_kernel"] = dist(10, 11, 12)
+	r.Latency["kernel_add_pod"] = dist(15, 16, 17)  // kernel's own work 5
+	r.Latency["kernel_del_pod"] = dist(35, 36, 37)  // 25: more than any DEL may take
+	r.Latency["kernel_add_host"] = dist(30, 31, 32) // 20
+	r.Latency["kernel_del_host"] = dist(30, 31, 32)
 	r.RSS = RSS{"add_pod": 12000, "add_host": 13000, "exec_ipam_add": 9000, "exec_version": 10000, "exec_hello": 9000}
 	for _, k := range []string{"add_pod", "del_pod", "add_host", "del_host", "check_pod", "check_host"} {
 		r.RoundTrips[k] = VerbCost{Trips: 5, Calls: []PortCall{{Method: "Links.Link", Calls: 2, Trips: 2}}}
@@ -80,6 +85,7 @@ func sample(addPod float64, failures int) *Report {
 	r.CPU["add_pod"] = dist(20, 21, 22)
 	r.CPU["exec_ipam_add"] = dist(7, 8, 9)
 	r.CPU["exec_hello"] = dist(5, 6, 7)
+	r.CPU["kernel_add_pod"] = dist(9, 10, 11)
 	r.Bursts = []Burst{{Pods: 1}, {Pods: 32, AddFailures: failures, Serial: 0.6}}
 	r.Extra = &ExtraLinks{BaseLinks: 4, BaseAdd: dist(60, 61), BaseDel: dist(60, 61), HostLinks: 504, Add: dist(61, 62), Del: dist(60, 62)}
 	r.Budgets = evaluate(r)
@@ -111,6 +117,16 @@ func TestBudgets(t *testing.T) {
 	assert.True(t, budget(t, r, "peak RSS").Pass)
 	assert.InDelta(t, 13.312, budget(t, r, "peak RSS").Measured, 1e-9, "MB = 10^6 bytes")
 	assert.True(t, budget(t, r, "no dump").Pass)
+
+	// The bounds: hello + max(kernel's own work, IPAM), and CPU kernel-floor + IPAM.
+	assert.InDelta(t, 22, budget(t, r, "ADD median, 2 veths").Bound, 1e-9, "11 + max(5, 11)")
+	assert.False(t, budget(t, r, "ADD median, 2 veths").Unattainable())
+	assert.InDelta(t, 36, budget(t, r, "DEL median, 2 veths").Bound, 1e-9, "11 + max(25, 10)")
+	assert.True(t, budget(t, r, "DEL median, 2 veths").Unattainable(), "36 > 1.5 × (11 + 10)")
+	assert.InDelta(t, 18, budget(t, r, "CPU (user+sys) of an in-pod ADD").Bound, 1e-9, "10 + 8")
+	assert.False(t, budget(t, r, "CPU (user+sys) of an in-pod ADD").Unattainable())
+	assert.Contains(t, table(r), "FAIL (unattainable on this kernel)  DEL median, 2 veths")
+	assert.Contains(t, table(r), "cannot be met by any plugin on this kernel")
 
 	r = sample(34, 2)
 	assert.False(t, budget(t, r, "ADD median, 2 veths").Pass)

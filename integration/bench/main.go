@@ -116,6 +116,7 @@ type bench struct {
 	bond    string
 	static  string
 	hello   string
+	floorK  string // kernel-floor: the kernel changes of a verb alone
 	rusage  string
 	cni     *libcni.CNIConfig
 	sc      *scenery
@@ -137,6 +138,7 @@ func benchmark(p params) (*Report, error) {
 		bond:    filepath.Join(p.BinDir, "bond"),
 		static:  filepath.Join(p.BinDir, "static"),
 		hello:   filepath.Join(p.BinDir, "hello"),
+		floorK:  filepath.Join(p.BinDir, "kernel-floor"),
 		rusage:  filepath.Join(p.BinDir, "bond-rusage"),
 		started: time.Now(),
 		floor:   map[string][]time.Duration{},
@@ -145,7 +147,7 @@ func benchmark(p params) (*Report, error) {
 		exec:    newCPUExec(),
 		rep:     newReport(p),
 	}
-	for _, f := range []string{b.bond, b.static, b.hello, b.rusage} {
+	for _, f := range []string{b.bond, b.static, b.hello, b.floorK, b.rusage} {
 		if _, err := os.Stat(f); err != nil {
 			return nil, err
 		}
@@ -174,6 +176,7 @@ func benchmark(p params) (*Report, error) {
 	}{
 		{fmt.Sprintf("%d pods: ADD (+ one floor sample of each kind every %d), CHECK, DEL through libcni", p.Pods, p.FloorEvery), b.podLatency},
 		{fmt.Sprintf("host NICs: %d ADD+DEL rounds through libcni", p.HostRounds), b.hostLatency},
+		{fmt.Sprintf("kernel's own work: %d rounds each of kernel-floor ADD+DEL, in the pod and with host NICs", p.HostRounds), b.kernelFloor},
 		{"peak RSS (direct exec through bond-rusage, wait4)", b.peakRSS},
 		{"netlink round trips (app.Service in process, real adapters)", b.roundTrips},
 		{fmt.Sprintf("pods attaching at once: %v", p.Bursts), b.bursts},
@@ -463,6 +466,59 @@ func (b *bench) hostLatency() error {
 	}
 	b.rep.Latency["add_host"] = newDist(adds)
 	b.rep.Latency["del_host"] = newDist(dels)
+	return nil
+}
+
+// kernelFloor execs kernel-floor, which makes a verb's kernel changes and
+// nothing else (the same messages, through the same adapter), in both
+// scenarios, with a hello-world sample each round. What it takes beyond
+// hello-world is the kernel's own work, which no plugin can skip: the
+// budgets use it to say whether they can be met on this kernel at all.
+func (b *bench) kernelFloor() error {
+	links := []string{"-links", "net1,net2"}
+	hostLinks := []string{"-host", "-links", hostNIC1 + "," + hostNIC2}
+	for r := range b.p.HostRounds {
+		for _, sc := range []struct {
+			key  string
+			pod  func(string) (string, error)
+			args []string
+		}{{"pod", b.sc.pod, links}, {"host", b.sc.emptyPod, hostLinks}} {
+			pod, err := sc.pod("bench-kf")
+			if err != nil {
+				return err
+			}
+			args := append([]string{"-netns", pod, "-bond", "bond0"}, sc.args...)
+			steps := []struct {
+				key  string
+				path string
+				args []string
+			}{
+				{"kernel_add_" + sc.key, b.floorK, append([]string{"-verb", "add", "-addr", "10.99.0.1/16"}, args...)},
+				{"exec_hello_kernel", b.hello, nil},
+				{"kernel_del_" + sc.key, b.floorK, append([]string{"-verb", "del"}, args...)},
+			}
+			if r%2 == 1 { // hello before the ADD every other round
+				steps[0], steps[1] = steps[1], steps[0]
+			}
+			for _, st := range steps {
+				res, err := run(st.path, nil, nil, st.args...)
+				if err != nil {
+					return fmt.Errorf("%s: %w", st.key, err)
+				}
+				b.floor[st.key] = append(b.floor[st.key], res.Wall)
+				b.cpu[st.key] = append(b.cpu[st.key], res.CPU)
+				b.sys[st.key] = append(b.sys[st.key], res.Sys)
+			}
+			if sc.key == "host" {
+				if err := hostNICsHome(); err != nil {
+					return err
+				}
+			}
+			if err := b.sc.drop(pod); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
