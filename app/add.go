@@ -42,41 +42,59 @@ func (s *Service) Add(ctx context.Context, req Request) (domain.Result, error) {
 		}
 		defer release()
 	}
-	in, err := s.observe(ctx, req, spec)
+	// A taken CNI_IFNAME is refused before IPAM is asked for anything: an
+	// IPAM DEL to undo it would release the addresses of the attachment
+	// that holds the name under the same container ID.
+	in, err := s.namesFree(ctx, req, spec)
 	if err != nil {
+		return domain.Result{}, err
+	}
+	if in.IfnameTaken || in.BondNameTaken {
+		_, err := domain.PlanAdd(in)
 		return domain.Result{}, err
 	}
 	in.HasIPAM = cfg.IPAMType != ""
 	in.IPAMNeedsLink = domain.IPAMNeedsLink(cfg.IPAMType)
-	plan, err := domain.PlanAdd(in)
-	if err != nil {
-		return domain.Result{}, err
-	}
 
 	podNS, podName := podRef(req.Args)
 	run := &addRun{
-		s: s, req: req, cfg: cfg, spec: plan.Spec,
-		podIdx: map[string]int{}, vfs: in.VFs,
+		s: s, req: req, cfg: cfg, spec: spec,
+		podIdx: map[string]int{},
 		rec: domain.Attachment{
 			ID: req.id(), Netns: req.Netns, Network: cfg.Name, Phase: domain.PhaseAdding,
 			CreatedAt: s.d.Now().UTC(), LinksInContainer: spec.LinksInContainer,
-			Mode: spec.Options.Mode.String(), Links: plan.Original, BondMTU: plan.Spec.MTU, Bond: bondField(spec),
+			Mode: spec.Options.Mode.String(), BondMTU: spec.MTU, Bond: bondField(spec),
 			PodNamespace: podNS, PodName: podName, Config: req.Config,
 		},
 	}
+	defer run.settle() // on a panic too: the IPAM branch must not outlive the call unseen
+	start := domain.AddStart(in.HasIPAM, in.IPAMNeedsLink)
+	if err := run.execute(ctx, start, false); err != nil {
+		return domain.Result{}, err
+	}
+	if err := s.observe(ctx, req, spec, &in); err != nil {
+		return domain.Result{}, run.abandon(ctx, err)
+	}
+	plan, err := domain.PlanAdd(in)
+	if err != nil {
+		return domain.Result{}, run.abandon(ctx, err)
+	}
+	run.spec, run.vfs = plan.Spec, in.VFs
+	run.rec.Links, run.rec.BondMTU = plan.Original, plan.Spec.MTU
 	for _, l := range in.Links {
 		if spec.LinksInContainer {
 			run.podIdx[l.Name] = l.Index
 		}
 	}
-	if err := run.execute(ctx, plan.Steps); err != nil {
+	if err := run.execute(ctx, plan.Steps[plan.Started:], true); err != nil {
 		return domain.Result{}, err
 	}
 	return run.result(), nil
 }
 
-// observe reads, without changing anything, what the plan depends on.
-func (s *Service) observe(ctx context.Context, req Request, spec domain.BondSpec) (domain.AddInput, error) {
+// namesFree tells whether CNI_IFNAME (and, with a VLAN, the bond's own
+// name) is taken in the pod.
+func (s *Service) namesFree(ctx context.Context, req Request, spec domain.BondSpec) (domain.AddInput, error) {
 	in := domain.AddInput{Spec: spec}
 	if _, err := s.d.Links.Link(ctx, req.Netns, spec.IfName()); err == nil {
 		in.IfnameTaken = true
@@ -86,11 +104,15 @@ func (s *Service) observe(ctx context.Context, req Request, spec domain.BondSpec
 	}
 	if spec.VLAN != nil {
 		taken, err := s.nameTaken(ctx, req.Netns, spec.Name)
-		if err != nil || taken {
-			in.BondNameTaken = taken
-			return in, err
-		}
+		in.BondNameTaken = taken
+		return in, err
 	}
+	return in, nil
+}
+
+// observe reads, without changing anything, the links the plan depends
+// on into in.
+func (s *Service) observe(ctx context.Context, req Request, spec domain.BondSpec, in *domain.AddInput) error {
 	where, whereName := domain.HostNetns, "host"
 	if spec.LinksInContainer {
 		where, whereName = req.Netns, "pod"
@@ -104,27 +126,27 @@ func (s *Service) observe(ctx context.Context, req Request, spec domain.BondSpec
 				if h := s.holderOf(ctx, name); h != "" {
 					// Who holds it is for the node's log, not this pod's events.
 					s.log.Warn("host link held by another attachment", "link", name, "holder", h, "for", req.ContainerID)
-					return in, domain.Errorf(domain.CodeLinkBusy, "links: %q is not in the host netns: it is held by another attachment", name)
+					return domain.Errorf(domain.CodeLinkBusy, "links: %q is not in the host netns: it is held by another attachment", name)
 				}
 				hint = " (set \"linksInContainer\": true if an earlier plugin put it in the pod)"
 			}
-			return in, domain.Errorf(domain.CodeLinkNotFound, "links: %q not found in the %s netns%s", name, whereName, hint)
+			return domain.Errorf(domain.CodeLinkNotFound, "links: %q not found in the %s netns%s", name, whereName, hint)
 		}
 		if err != nil {
-			return in, wrapPort(err, "links: looking up %q in the %s netns", name, whereName)
+			return wrapPort(err, "links: looking up %q in the %s netns", name, whereName)
 		}
 		if !spec.LinksInContainer {
 			if err := s.d.Node.AdmitHostLink(name, l.Name); err != nil {
-				return in, err
+				return err
 			}
 		}
 		if err := s.checkLink(ctx, spec, where, l); err != nil {
-			return in, err
+			return err
 		}
 		in.Links = append(in.Links, l)
 	}
 	in.VFs, err = s.checkVFs(ctx, spec, where, in.Links)
-	return in, err
+	return err
 }
 
 // addRun executes one ADD plan and remembers what it needs to undo it.
@@ -139,79 +161,104 @@ type addRun struct {
 	bond   domain.Link
 	vlan   domain.Link // the VLAN device, with "vlan"
 	ipam   domain.IPAMResult
+	// done holds the completed steps, of both branches, in plan order.
+	done []domain.Step
+	// side is the step running beside the others (IPAM ADD), if any.
+	side *sideStep
 }
 
-// execute runs the steps in order; a step planned Beside (IPAM ADD) runs
-// in its own goroutine while the following ones run, and is waited for
-// before the first step that needs it, before any undo, and before
-// returning. On a failure in either branch, every step that completed, in
-// either, is undone in reverse plan order, so rollback stays exact.
-func (r *addRun) execute(ctx context.Context, steps []domain.Step) error {
-	var done []domain.Step
-	var side *sideStep
-	defer func() {
-		// On a panic too: the branch must not outlive the call unseen.
-		if side != nil {
-			<-side.finished
-		}
-	}()
-	// join waits for the side step; once it succeeded it counts as done
-	// at the place it was started.
-	join := func() error {
-		if side == nil {
-			return nil
-		}
-		s := side
-		side = nil
-		if err := s.wait(); err != nil {
-			return err
-		}
-		done = slices.Insert(done, s.at, s.st)
-		return nil
-	}
-	fail := func(st domain.Step, err error) error {
-		r.s.log.Error("ADD step failed; undoing", "step", st.String(), "err", err)
-		if serr := join(); serr != nil {
-			err = fmt.Errorf("%w; %s beside it failed too: %w", err, domain.StepIPAMAdd, serr)
-		}
-		if uerr := r.undo(ctx, done); uerr != nil {
-			return fmt.Errorf("%w; undo incomplete, the attachment record is kept so DEL can finish it: %w", err, uerr)
-		}
-		return err
-	}
-	// sideFailed joins a side step that has to be (before a step that
-	// needs it) or that has already finished, and returns its error.
-	sideFailed := func(next domain.Step) (domain.Step, error) {
-		if side == nil || !next.Kind.NeedsIPAM() && !side.done() {
-			return domain.Step{}, nil
-		}
-		st := side.st
-		return st, join()
-	}
+// execute runs steps after those already done, in order; a step planned
+// Beside (IPAM ADD) runs in its own goroutine while the following ones
+// run, and is waited for before the first step that needs it, before any
+// undo, and, when last, before returning. On a failure in either branch,
+// every step that completed, in either, is undone in reverse plan order,
+// so rollback stays exact.
+func (r *addRun) execute(ctx context.Context, steps []domain.Step, last bool) error {
 	for _, st := range steps {
-		if sst, err := sideFailed(st); err != nil {
+		if sst, err := r.sideFailed(st); err != nil {
 			// A failed IPAM ADD also stops the kernel branch early.
-			return fail(sst, err)
+			return r.fail(ctx, sst, err)
 		}
 		if st.Beside {
-			side = r.startBeside(ctx, st, len(done))
+			r.side = r.startBeside(ctx, st, len(r.done))
 			continue
 		}
 		if r.s.d.BeforeStep != nil {
 			r.s.d.BeforeStep(st)
 		}
 		if err := r.do(ctx, st); err != nil {
-			return fail(st, err)
+			return r.fail(ctx, st, err)
 		}
-		done = append(done, st)
+		r.done = append(r.done, st)
 	}
-	if side != nil {
-		st := side.st
-		if err := join(); err != nil {
-			return fail(st, err)
+	if last && r.side != nil {
+		st := r.side.st
+		if err := r.join(); err != nil {
+			return r.fail(ctx, st, err)
 		}
 	}
 	return nil
+}
+
+// join waits for the side step; once it succeeded it counts as done at
+// the place it was started.
+func (r *addRun) join() error {
+	s := r.side
+	if s == nil {
+		return nil
+	}
+	r.side = nil
+	if err := s.wait(); err != nil {
+		return err
+	}
+	r.done = slices.Insert(r.done, s.at, s.st)
+	return nil
+}
+
+// sideFailed joins a side step that has to be (before a step that needs
+// it) or that has already finished, and returns its error.
+func (r *addRun) sideFailed(next domain.Step) (domain.Step, error) {
+	if r.side == nil || !next.Kind.NeedsIPAM() && !r.side.done() {
+		return domain.Step{}, nil
+	}
+	st := r.side.st
+	return st, r.join()
+}
+
+// fail undoes everything done, once the other branch has finished.
+func (r *addRun) fail(ctx context.Context, st domain.Step, err error) error {
+	r.s.log.Error("ADD step failed; undoing", "step", st.String(), "err", err)
+	return r.rollBack(ctx, err)
+}
+
+// abandon undoes the steps run before the links were observed, when
+// observing or planning refuses the ADD.
+func (r *addRun) abandon(ctx context.Context, err error) error {
+	if len(r.done) > 0 || r.side != nil {
+		r.s.log.Info("ADD refused after its first steps; undoing them", "err", err)
+	}
+	return r.rollBack(ctx, err)
+}
+
+func (r *addRun) rollBack(ctx context.Context, err error) error {
+	if r.side != nil {
+		st := r.side.st
+		if serr := r.join(); serr != nil {
+			err = fmt.Errorf("%w; %s beside it failed too: %w", err, st, serr)
+		}
+	}
+	if uerr := r.undo(ctx, r.done); uerr != nil {
+		return fmt.Errorf("%w; undo incomplete, the attachment record is kept so DEL can finish it: %w", err, uerr)
+	}
+	return err
+}
+
+// settle waits for a side step still running; Add defers it, so that the
+// branch never outlives the call, even on a panic.
+func (r *addRun) settle() {
+	if r.side != nil {
+		<-r.side.finished
+	}
 }
 
 // sideStep is a step running beside the others.
@@ -259,7 +306,7 @@ func (r *addRun) do(ctx context.Context, st domain.Step) error {
 	pod := r.req.Netns
 	r.s.log.Debug("step", "step", st.String())
 	switch st.Kind {
-	case domain.StepRecord:
+	case domain.StepRecord, domain.StepRecordLinks:
 		if err := d.Store.Save(ctx, r.rec); err != nil {
 			return domain.Errorf(domain.CodeIOFailure, "recording attachment: %w", err)
 		}

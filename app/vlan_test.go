@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -152,7 +153,12 @@ func TestDelWithoutRecordDeletesOnlyItsOwnVLAN(t *testing.T) {
 func TestCrashBeforeEveryVLANAddStepThenDel(t *testing.T) {
 	probe := newWorld(t)
 	var steps []string
-	_, err := probe.service(func(s domain.Step) { steps = append(steps, s.String()) }).Add(context.Background(), probe.req(hostVLANConf, "c1"))
+	var mu sync.Mutex // IPAM ADD's step is seen on its own goroutine
+	_, err := probe.service(func(s domain.Step) {
+		mu.Lock()
+		defer mu.Unlock()
+		steps = append(steps, s.String())
+	}).Add(context.Background(), probe.req(hostVLANConf, "c1"))
 	require.NoError(t, err)
 	assert.Contains(t, steps, "create-vlan")
 	assert.Contains(t, steps, "vlan-up")

@@ -9,6 +9,11 @@ const (
 	// StepRecord writes the attachment record (phase adding) before anything
 	// on the node changes. Undo: StepForget.
 	StepRecord StepKind = "record"
+	// StepRecordLinks writes the record again, now with the observed
+	// links' states, before any link changes; planned when the first
+	// record was written before the links were observed (AddStart). No
+	// undo of its own: StepRecord's forget removes the record.
+	StepRecordLinks StepKind = "record-links"
 	// StepMoveToPod moves a host link into the pod netns. Undo: StepReturnToHost.
 	StepMoveToPod StepKind = "move-to-pod"
 	// StepCreateBond creates the bond, down, with every option. Undo: StepDeleteBond.
@@ -119,13 +124,31 @@ type AddInput struct {
 type Plan struct {
 	Spec  BondSpec
 	Steps []Step
+	// Started is how many of Steps are AddStart's: ADD runs those before
+	// it observes the links, the rest once PlanAdd has accepted them.
+	Started int
 	// Original holds the links' states before the ADD, recorded durably.
 	Original []LinkState
 }
 
+// AddStart returns the steps an ADD runs before it observes the links:
+// for an IPAM that needs nothing of the bond, the record (so that from
+// then on a DEL can undo anything, an IPAM allocation included) and IPAM
+// ADD beside everything after it, so that the IPAM plugin's exec, the
+// longest single step, overlaps observing the links and planning as well
+// as the kernel steps. Otherwise none: the record is written once the
+// links are observed, and IPAM ADD follows the bond.
+func AddStart(hasIPAM, ipamNeedsLink bool) []Step {
+	if !hasIPAM || ipamNeedsLink {
+		return nil
+	}
+	return []Step{{Kind: StepRecord}, {Kind: StepIPAMAdd, Beside: true}}
+}
+
 // PlanAdd checks the observed links against the spec and returns the steps
-// of the ADD. It changes nothing; every refusal happens here, before the
-// node is touched.
+// of the ADD, AddStart's first (Plan.Started). It changes nothing; every
+// refusal happens here, before any link changes (ADD then undoes what
+// AddStart's steps did: the IPAM allocation and the record).
 func PlanAdd(in AddInput) (Plan, error) {
 	spec := in.Spec
 	if in.IfnameTaken {
@@ -187,12 +210,14 @@ func PlanAdd(in AddInput) (Plan, error) {
 		p.Original = append(p.Original, StateOf(l))
 	}
 	// The record comes first: from then on a DEL can undo anything,
-	// including an IPAM allocation. An IPAM ADD that needs nothing of the
-	// bond starts right after it and runs beside the kernel steps.
-	p.Steps = append(p.Steps, Step{Kind: StepRecord})
-	beside := in.HasIPAM && !in.IPAMNeedsLink
-	if beside {
-		p.Steps = append(p.Steps, Step{Kind: StepIPAMAdd, Beside: true})
+	// including an IPAM allocation. It holds the links' original states
+	// before any of them changes.
+	start := AddStart(in.HasIPAM, in.IPAMNeedsLink)
+	p.Steps, p.Started = append(p.Steps, start...), len(start)
+	if len(start) > 0 {
+		p.Steps = append(p.Steps, Step{Kind: StepRecordLinks})
+	} else {
+		p.Steps = append(p.Steps, Step{Kind: StepRecord})
 	}
 	if !spec.LinksInContainer {
 		for _, s := range p.Original {
@@ -207,7 +232,7 @@ func PlanAdd(in AddInput) (Plan, error) {
 	if spec.VLAN != nil {
 		p.Steps = append(p.Steps, Step{Kind: StepCreateVLAN}, Step{Kind: StepVLANUp})
 	}
-	if in.HasIPAM && !beside {
+	if in.HasIPAM && len(start) == 0 {
 		p.Steps = append(p.Steps, Step{Kind: StepIPAMAdd})
 	}
 	if in.HasIPAM {
