@@ -84,13 +84,11 @@ type Namespaces interface {
 	Check(ctx context.Context, ns domain.Netns) error
 }
 
-// LinkProps reads link properties that rtnetlink does not carry.
+// LinkProps reads the link properties that rtnetlink does not carry.
 type LinkProps interface {
 	// Speed returns the link's speed in Mb/s and duplex ("full", "half"), or
 	// an error if the driver does not report them.
 	Speed(ctx context.Context, ns domain.Netns, name string) (mbps int, duplex string, err error)
-	// PCIAddress returns the PCI address of the link's device, "" if none.
-	PCIAddress(ctx context.Context, ns domain.Netns, name string) (string, error)
 }
 
 // VFs reads what the node knows about links that are SR-IOV virtual

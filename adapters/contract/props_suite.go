@@ -11,7 +11,7 @@ import (
 
 // RunLinkPropsContract checks ports.LinkProps: a harness link (a veth)
 // reports 10000 Mb/s full duplex in any namespace and whatever its admin
-// state, it has no PCI device, and a missing link is ErrNotFound-ish.
+// state, and a missing link is ErrNotFound-ish.
 func RunLinkPropsContract(t *testing.T, mk HarnessMaker) {
 	t.Run("speed and duplex of a down link in a pod netns", func(t *testing.T) {
 		h := mk(t)
@@ -30,14 +30,6 @@ func RunLinkPropsContract(t *testing.T, mk HarnessMaker) {
 		mbps, _, err := h.Props().Speed(t.Context(), ns, "pp0")
 		require.NoError(t, err)
 		assert.Equal(t, 10000, mbps)
-	})
-	t.Run("a virtual link has no PCI address", func(t *testing.T) {
-		h := mk(t)
-		ns := h.NewNetns(t)
-		h.NewLink(t, ns, "pp0", 0)
-		addr, err := h.Props().PCIAddress(t.Context(), ns, "pp0")
-		require.NoError(t, err)
-		assert.Empty(t, addr)
 	})
 	t.Run("a missing link is an error", func(t *testing.T) {
 		h := mk(t)

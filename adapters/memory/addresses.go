@@ -178,24 +178,6 @@ func (k *Kernel) Speed(ctx context.Context, ns domain.Netns, name string) (int, 
 	return speed, duplex, nil
 }
 
-// PCIAddress returns the link's PCI address, "" if it has none.
-func (k *Kernel) PCIAddress(ctx context.Context, ns domain.Netns, name string) (string, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if err := k.begin(ctx, "PCIAddress", false); err != nil {
-		return "", err
-	}
-	n, err := k.netnsOf(ns)
-	if err != nil {
-		return "", fmt.Errorf("reading the device of %s: %w", name, err)
-	}
-	l := n.byName(name)
-	if l == nil {
-		return "", fmt.Errorf("reading the device of %s: %w", name, domain.ErrNotFound)
-	}
-	return l.pci, nil
-}
-
 // CarriesDefaultRoute reports whether a default route leaves through the link.
 func (k *Kernel) CarriesDefaultRoute(ctx context.Context, ns domain.Netns, index int) (bool, error) {
 	k.mu.Lock()

@@ -293,11 +293,6 @@ func (k *Kernel) SetLACPPartner(ns domain.Netns, bondName string, mac net.Hardwa
 	})
 }
 
-// SetPCIAddress sets the PCI address PCIAddress reports ("" for none).
-func (k *Kernel) SetPCIAddress(ns domain.Netns, name, addr string) {
-	k.update(ns, name, func(l *link) { l.pci = addr })
-}
-
 // SetMaxMTU sets the largest MTU the link's driver accepts.
 func (k *Kernel) SetMaxMTU(ns domain.Netns, name string, mtu int) {
 	k.update(ns, name, func(l *link) { l.maxMTU = mtu })
@@ -407,8 +402,8 @@ func (k *Kernel) FailAfter(n int, err error) {
 // operation fail with an error wrapping err, changing nothing. op is a
 // method name: "Move", "Restore", "SetUp", "Delete", "CreateBond",
 // "Enslave", "Release", "Configure", or a read such as "Link",
-// "LinkByIndex", "LinkByMAC", "Bond", "Addresses", "Check", "Speed",
-// "PCIAddress". One-shot; several may be armed. "Enslave/master" fails
+// "LinkByIndex", "LinkByMAC", "Bond", "Addresses", "Check", "Speed".
+// One-shot; several may be armed. "Enslave/master" fails
 // an Enslave half-way, after its down message, as a kernel refusing the
 // enslave itself does.
 func (k *Kernel) FailOn(op string, nth int, err error) {

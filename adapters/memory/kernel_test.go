@@ -584,16 +584,6 @@ func TestLinkProps(t *testing.T) {
 	_, _, err = k.Speed(ctx, domain.HostNetns, "nope")
 	assert.ErrorIs(t, err, domain.ErrNotFound)
 
-	pci, err := k.PCIAddress(ctx, domain.HostNetns, "eth2")
-	require.NoError(t, err)
-	assert.NotEmpty(t, pci)
-	k.SetPCIAddress(domain.HostNetns, "eth2", "0000:3b:00.1")
-	pci, _ = k.PCIAddress(ctx, domain.HostNetns, "eth2")
-	assert.Equal(t, "0000:3b:00.1", pci)
-	v := k.AddVirtual(pod, "veth", "v0", 0, nil)
-	pci, err = k.PCIAddress(ctx, pod, v.Name)
-	require.NoError(t, err)
-	assert.Empty(t, pci)
 	_, _, err = k.Speed(ctx, pod, "lo")
 	assert.ErrorIs(t, err, domain.ErrUnsupported)
 }

@@ -3,9 +3,9 @@
 //
 // Thread discipline: a goroutine's namespace is that of the OS thread it runs
 // on, and goroutines hop threads. So the only code that ever changes a
-// thread's namespace is Do and DoIsolated, on a fresh goroutine locked to its
-// thread; every other thread of the process stays in the namespace the
-// process started in. The host namespace is therefore read from
+// thread's namespace is Do, on a fresh goroutine locked to its thread;
+// every other thread of the process stays in the namespace the process
+// started in. The host namespace is therefore read from
 // /proc/<pid>/task/<tid>/ns/net of a freshly locked thread, never from
 // /proc/self/ns/net, which names the main thread's namespace whatever thread
 // reads it.

@@ -89,30 +89,6 @@ func TestDoRunsInsideAndComesBack(t *testing.T) {
 	assert.Equal(t, before, hs.Ino)
 }
 
-func TestDoIsolatedSeesNamespaceSysfs(t *testing.T) {
-	requireRoot(t)
-	ns := netnstest.New(t)
-	var names []string
-	require.NoError(t, netns.DoIsolated(ns, func() error {
-		if err := unix.Mount("sysfs", "/sys", "sysfs", 0, ""); err != nil {
-			return err
-		}
-		entries, err := os.ReadDir("/sys/class/net")
-		for _, e := range entries {
-			names = append(names, e.Name())
-		}
-		return err
-	}))
-	assert.Contains(t, names, "lo")
-	hostNames, err := os.ReadDir("/sys/class/net")
-	require.NoError(t, err)
-	for _, e := range hostNames {
-		if e.Name() != "lo" && e.Name() != "bonding_masters" {
-			assert.NotContains(t, names, e.Name(), "a host link is visible")
-		}
-	}
-}
-
 func TestDoMissingNamespace(t *testing.T) {
 	err := netns.Do("/nonexistent/netns", func() error { return nil })
 	require.ErrorIs(t, err, domain.ErrNotFound)

@@ -257,10 +257,6 @@ func (p recProps) Speed(ctx context.Context, ns domain.Netns, name string) (int,
 	return mbps, duplex, err
 }
 
-func (p recProps) PCIAddress(ctx context.Context, ns domain.Netns, name string) (string, error) {
-	return rec1(p.r, "LinkProps.PCIAddress", func() (string, error) { return p.LinkProps.PCIAddress(ctx, ns, name) })
-}
-
 type recVFs struct {
 	ports.VFs
 	r *recorder

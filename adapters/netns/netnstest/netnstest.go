@@ -18,9 +18,8 @@ import (
 )
 
 // The main goroutine stays on the main thread. A goroutine that exits
-// locked takes its thread with it (Create, netns.DoIsolated, a failed
-// netns.Do), except the main thread, which the runtime can only wedge: it
-// would then keep the namespace it was moved into alive forever and change
+// locked takes its thread with it (Create, a failed netns.Do), except the
+// main thread, which the runtime can only wedge: it would then keep the namespace it was moved into alive forever and change
 // what /proc/self/ns/* shows. The plugin's main package does the same.
 func init() { runtime.LockOSThread() }
 

@@ -34,11 +34,3 @@ func TestCheckSettings(t *testing.T) {
 		assert.ErrorContains(t, err, "no usable speed/duplex")
 	}
 }
-
-func TestPCIAddress(t *testing.T) {
-	assert.Equal(t, "0000:03:00.1", pciAddress("/sys/devices/pci0000:00/0000:00:02.0/0000:03:00.1"))
-	assert.Equal(t, "0000:af:10.7", pciAddress("/sys/devices/pci0000:00/0000:00:01.0/0000:af:10.7"))
-	assert.Equal(t, "0000:00:03.0", pciAddress("/sys/devices/pci0000:00/0000:00:03.0/virtio2"))
-	assert.Equal(t, "", pciAddress("/sys/devices/virtual/net/veth0"))
-	assert.Equal(t, "", pciAddress("/sys/devices/platform/vif-0"))
-}
