@@ -45,7 +45,9 @@ type BondSpec struct {
 	// VLAN, if set, is the 8021q device named CNI_IFNAME on top of the
 	// bond; Name is then the bond's derived name (VLANBondName).
 	VLAN *VLANSpec
-	// AllowHostLinkRisk disables the host-link safety checks (explicit opt-in).
+	// AllowUnsafeHostLinks is the config's opt-out of the host-link safety
+	// checks; it counts only where the node's policy allows it
+	// (NodePolicy.AllowUnsafeHostLinks).
 	AllowUnsafeHostLinks bool
 	// RequireDistinctPFs: two SR-IOV VFs of one PF are an error, not a warning.
 	RequireDistinctPFs bool

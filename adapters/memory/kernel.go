@@ -4,8 +4,8 @@
 // use, usable without fx, and can be told to fail chosen calls so that tests
 // can break every step of an ADD and check that it is undone.
 //
-// The Kernel follows bonding-kernel-rules.md (§3 fail_over_mac, §4
-// enslave and release, §4.6 namespaces and speed); where it differs from a
+// The Kernel follows docs/kernel-notes.md (fail_over_mac, enslaving and
+// releasing, namespaces, link speed); where it differs from a
 // real kernel, the contract suites in adapters/contract, which run against
 // both, settle who is right.
 package memory

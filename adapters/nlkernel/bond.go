@@ -47,11 +47,10 @@ func (a *Adapter) CreateBond(ctx context.Context, ns domain.Netns, spec domain.B
 	return a.createMarked(c, op, "bond", attrs, alias)
 }
 
-// Enslave enslaves a link in two messages (bonding-kernel-rules.md §4.3):
-// first the slave goes down (the kernel refuses an up slave) unless it is
-// already, then
-// IFLA_MASTER is set with no flag change at all, so no kernel applies a
-// flag change after the enslave. Enslaving brings the slave up by itself.
+// Enslave enslaves a link in two messages (docs/kernel-notes.md,
+// "Enslaving"): first the slave goes down (the kernel refuses an up slave)
+// unless it is already, then IFLA_MASTER is set with no flag change at
+// all, so no kernel applies a flag change after the enslave. Enslaving brings the slave up by itself.
 // The call is atomic: if the kernel refuses the enslave (a VF whose PF
 // refuses it the bond's MAC, say), the slave is set up again if it was up,
 // since the kernel's own error path restores everything but that.

@@ -4,7 +4,7 @@
 // (netlink.Config.NetNS), lazily and for the adapter's lifetime.
 //
 // Every request goes through Adapter.exec, which counts round trips. Bond
-// requests follow the kernel rules of bonding-kernel-rules.md: one create
+// requests follow the kernel rules in docs/kernel-notes.md: one create
 // message carrying every option, the two-message enslave (down, then
 // IFLA_MASTER with no flag change), and never LinkService.SetMaster.
 package nlkernel

@@ -164,8 +164,8 @@ func cloneMAC(b net.HardwareAddr) net.HardwareAddr {
 }
 
 // The domain's enums carry the kernel's numbers, so conversion is a checked
-// cast; the names (and their defects, see §8 of the kernel rules) of the
-// driver package are never used.
+// cast; the names of the driver package (some wrong, see
+// docs/kernel-notes.md) are never used.
 
 func bondModeTo(m domain.Mode) (driver.BondMode, error) {
 	if m > domain.ModeBalanceALB {

@@ -1,4 +1,4 @@
-// Package arch enforces the layer rules of DEVELOPERS.md and ARCHITECTURE.md:
+// Package arch enforces the layer rules of ARCHITECTURE.md:
 // domain/ imports only the standard library; ports/ and app/ import only the
 // standard library and domain/ports/app; only cmd/ imports go.uber.org/fx;
 // vishvananda/netlink and containernetworking/plugins stay out of the
