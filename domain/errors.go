@@ -35,8 +35,13 @@ const (
 	CodeLinkMismatch   Code = 109 // a link found under a recorded name is not the recorded device
 )
 
-// Error is an error with a CNI code. Msg names the key, the value and what is
-// allowed; Details carries the underlying cause.
+// Error is an error with a CNI code. Msg names the key, the value and what
+// is allowed, and carries the cause's text. Err is the cause chain.
+//
+// Details becomes the CNI error's "details": what a delegated plugin
+// reported beside its message (adapters/ipam: the IPAM plugin's own code and
+// details), so an operator reads the delegate's error as it gave it. It is
+// empty for errors of our own, whose cause is already in Msg.
 type Error struct {
 	Code    Code
 	Msg     string
@@ -56,13 +61,15 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Errorf builds a coded error; a %w verb keeps the cause in the chain.
+// Errorf builds a coded error. Every %w verb keeps its operand in the
+// chain: Err is fmt.Errorf's own error, so errors.Is and errors.As see
+// each of several %w, not only the first.
 func Errorf(code Code, format string, args ...any) *Error {
 	err := fmt.Errorf(format, args...)
 	e := &Error{Code: code, Msg: err.Error()}
-	if u := errors.Unwrap(err); u != nil {
-		e.Err = u
-		e.Msg = err.Error()
+	switch err.(type) {
+	case interface{ Unwrap() error }, interface{ Unwrap() []error }:
+		e.Err = err
 	}
 	return e
 }
