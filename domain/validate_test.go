@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -340,6 +339,12 @@ var sample = map[string]any{
 	"vlan": 100, "vlanMtu": 1400, "vlanProtocol": "802.1ad",
 }
 
+// otherSample is a second value for the keys a valid config cannot
+// simply leave out.
+var otherSample = map[string]any{
+	"links": []string{"net3", "net4"}, "miimon": 200, "arpInterval": 200, "arpIpTargets": []string{"192.0.2.2"},
+}
+
 func TestOptionRulesTable(t *testing.T) {
 	rs := OptionRules()
 	require.Len(t, rs, len(rules))
@@ -402,8 +407,23 @@ func TestOptionRulesDriveValidation(t *testing.T) {
 				s, err := c.Spec("bond0")
 				if r.AcceptsMode(m) {
 					require.NoError(t, err)
-					b, _ := json.Marshal(s)
-					assert.NotEmpty(t, b)
+					assert.Equal(t, m, s.Options.Mode)
+					if r.Key == "mode" {
+						return
+					}
+					// The value reaches the spec: without it (or, for a
+					// key the config needs, with another value) the spec
+					// differs.
+					if v, ok := otherSample[r.Key]; ok {
+						over[r.Key] = v
+					} else {
+						over[r.Key] = nil
+					}
+					c, err := ParseConfig(conf(over))
+					require.NoError(t, err)
+					base, err := c.Spec("bond0")
+					require.NoError(t, err)
+					assert.NotEqual(t, base, s, "%s=%v does not reach the spec", r.Key, sample[r.Key])
 					return
 				}
 				require.Error(t, err)
