@@ -245,7 +245,7 @@ func TestLockTimeoutIsTryAgainLater(t *testing.T) {
 	require.NoError(t, err)
 	defer release()
 	svc, err := app.New(app.Deps{Links: w.k, Bonds: w.k, Addresses: w.k, Namespaces: w.k, Props: w.k,
-		IPAM: w.ipam, Store: w.store, Locks: w.locks, LockWait: 20e6})
+		IPAM: w.ipam, Store: w.store, Locks: w.locks, LockWait: 20 * time.Millisecond})
 	require.NoError(t, err)
 	before := w.state()
 	_, err = svc.Add(ctx, w.req(hostBondConf, "c1"))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -123,16 +122,14 @@ func TestPodSocketsClosedAfterUse(t *testing.T) {
 	<-sk.inLink
 	<-sk.inLink
 	sk.block <- struct{}{} // the first read ends while the second is in flight
-	time.Sleep(10 * time.Millisecond)
+	require.NoError(t, <-errs, "the first read has returned, its release done")
 	sk.mu.Lock()
 	assert.True(t, sk.open[pod], "still in use by the second read")
+	assert.Equal(t, 1, sk.forgets[pod], "not forgotten under the second read")
 	sk.mu.Unlock()
 	sk.block <- struct{}{}
 	wg.Wait()
-	close(errs)
-	for err := range errs {
-		assert.NoError(t, err)
-	}
+	assert.NoError(t, <-errs)
 	assert.False(t, sk.open[pod])
 	assert.Equal(t, 2, sk.forgets[pod])
 }
