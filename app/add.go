@@ -62,7 +62,7 @@ func (s *Service) Add(ctx context.Context, req Request) (domain.Result, error) {
 		podIdx: map[string]int{},
 		rec: domain.Attachment{
 			ID: req.id(), Netns: req.Netns, Network: cfg.Name, Phase: domain.PhaseAdding,
-			CreatedAt: s.d.Now().UTC(), LinksInContainer: spec.LinksInContainer,
+			CreatedAt: s.d.Clock.Now().UTC(), LinksInContainer: spec.LinksInContainer,
 			Mode: spec.Options.Mode.String(), BondMTU: spec.MTU, Bond: bondField(spec),
 			PodNamespace: podNS, PodName: podName, Config: req.Config,
 		},

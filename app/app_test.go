@@ -314,34 +314,74 @@ func TestUnsafeHostLinksRefusedUnlessOptedIn(t *testing.T) {
 	}
 }
 
-// A physical NIC that the kernel has not handed back yet must not keep the
-// pod Terminating: DEL succeeds after a bounded wait and keeps the record,
-// so GC can restore the NIC later.
-func TestDelDoesNotBlockOnANICStillAway(t *testing.T) {
+// strayNIC adds the host-bond attachment c1, then kills its pod netns with
+// eth1000 not back on the host yet (as while the kernel's netns cleanup has
+// not run): the NIC waits in a netns out of DEL's reach. It returns that
+// netns and the NIC's ifindex there.
+func strayNIC(t *testing.T, w *world) (domain.Netns, int) {
+	t.Helper()
 	ctx := context.Background()
-	w := newWorld(t)
 	_, err := w.svc.Add(ctx, w.req(hostBondConf, "c1"))
 	require.NoError(t, err)
-	// The pod netns dies and eth1000 vanishes instead of coming back (as
-	// while the kernel's netns cleanup has not run yet).
 	l, ok := w.k.Peek(w.pod, "eth1000")
 	require.True(t, ok)
 	w.k.DestroyNetns(w.pod)
 	back, ok := w.k.Peek(domain.HostNetns, "eth1000")
 	require.True(t, ok)
 	require.Equal(t, l.Index, back.Index)
-	limbo := w.k.AddNetns("/run/netns/limbo") // where the NIC waits, out of reach
-	_, err = w.k.Move(ctx, domain.HostNetns, back.Index, limbo, "eth1000")
+	limbo := w.k.AddNetns("/run/netns/limbo")
+	away, err := w.k.Move(ctx, domain.HostNetns, back.Index, limbo, "eth1000")
 	require.NoError(t, err)
+	return limbo, away.Index
+}
+
+// A physical NIC that the kernel has not handed back yet must not keep the
+// pod Terminating: DEL succeeds after a bounded wait and keeps the record,
+// so GC can restore the NIC later. The wait runs on Deps.Clock alone: a
+// clock that moves only when waited on ends it after exactly ReturnWait of
+// its own time, in no real time (a wait that also read the system clock
+// would run until the context's deadline and fail).
+func TestDelDoesNotBlockOnANICStillAway(t *testing.T) {
+	w := newWorld(t)
+	strayNIC(t, w)
+	start := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	clock := &fakeClock{now: start}
 	svc, err := app.New(app.Deps{Links: w.k, Bonds: w.k, Addresses: w.k, Namespaces: w.k, Props: w.k,
-		IPAM: w.ipam, Store: w.store, Locks: w.locks, ReturnWait: 100 * time.Millisecond})
+		IPAM: w.ipam, Store: w.store, Locks: w.locks, Clock: clock})
 	require.NoError(t, err)
-	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	require.NoError(t, svc.Del(ctx, w.req(hostBondConf, "c1")))
-	assert.Less(t, time.Since(start), 2*time.Second)
+	assert.Equal(t, 5*time.Second, clock.elapsed(start), "the default ReturnWait, on the injected clock")
+	assert.Equal(t, 100, clock.waits, "one look every 50 ms of it")
 	assert.Equal(t, 1, w.store.Len(), "record kept for GC")
-	_, ok = w.k.Peek(domain.HostNetns, "eth1001")
+	_, ok := w.k.Peek(domain.HostNetns, "eth1001")
 	assert.True(t, ok, "the other NIC is restored")
+}
+
+// A NIC the kernel hands back during the wait, under a kernel name, is
+// found by its recorded ifindex at the next look and restored, and the
+// record goes.
+func TestDelRestoresANICThatReturnsDuringTheWait(t *testing.T) {
+	w := newWorld(t)
+	limbo, index := strayNIC(t, w)
+	ctx := context.Background()
+	clock := &fakeClock{now: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	clock.onWait = func(n int) {
+		if n == 3 {
+			_, err := w.k.Move(ctx, limbo, index, domain.HostNetns, "dev7")
+			require.NoError(t, err)
+		}
+	}
+	svc, err := app.New(app.Deps{Links: w.k, Bonds: w.k, Addresses: w.k, Namespaces: w.k, Props: w.k,
+		IPAM: w.ipam, Store: w.store, Locks: w.locks, Clock: clock})
+	require.NoError(t, err)
+	require.NoError(t, svc.Del(ctx, w.req(hostBondConf, "c1")))
+	assert.Equal(t, 3, clock.waits, "no look after the NIC is back")
+	l, ok := w.k.Peek(domain.HostNetns, "eth1000")
+	require.True(t, ok, "restored under its recorded name")
+	assert.Equal(t, index, l.Index)
+	assert.Zero(t, w.store.Len(), "everything is back: the record goes")
 }
 
 // The debug daemon's Validate runs the same per-link checks as ADD.

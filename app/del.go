@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/bondcni/bond/domain"
 )
@@ -202,11 +201,13 @@ func (s *Service) returnLink(ctx context.Context, rec domain.Attachment, pod dom
 	// The kernel returns physical NICs from a dead netns asynchronously
 	// (netns cleanup runs in a workqueue, and only once nothing holds the
 	// netns), so wait a bounded while for one that is not back yet.
-	for deadline := s.d.Now().Add(s.d.ReturnWait); err == nil && !found && orig.Kind == "" && s.d.Now().Before(deadline); {
+	// One clock for the deadline and the pauses: with the system clock or
+	// a test's, the wait ends when that clock has moved ReturnWait on.
+	for deadline := s.d.Clock.Now().Add(s.d.ReturnWait); err == nil && !found && orig.Kind == "" && s.d.Clock.Now().Before(deadline); {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-s.d.Clock.After(returnPoll):
 		}
 		l, found, err = s.findOnHost(ctx, orig)
 	}

@@ -152,7 +152,7 @@ func (s *Service) Inspect(ctx context.Context, id domain.AttachmentID) (Inspecti
 }
 
 func (s *Service) inspect(ctx context.Context, rec domain.Attachment) Inspection {
-	in := Inspection{Attachment: rec, ReadAt: s.d.Now().UTC(), Netns: NetnsPresent}
+	in := Inspection{Attachment: rec, ReadAt: s.d.Clock.Now().UTC(), Netns: NetnsPresent}
 
 	if len(rec.Config) == 0 {
 		in.SpecError = "the record holds no network config"

@@ -46,11 +46,29 @@ type Deps struct {
 	// leaves it nil; the crash tests build the binary with a hook that
 	// pauses at a named step so they can SIGKILL the plugin there.
 	BeforeStep func(domain.Step)
-	// Now defaults to time.Now.
-	Now func() time.Time
+	// Clock is the time the use cases read (records' timestamps, DEL's
+	// wait for a NIC to return); nil is the system clock.
+	Clock Clock
 	// Log defaults to a logger that discards.
 	Log *slog.Logger
 }
+
+// Clock is a source of time. After(d) delivers once Now has moved d on, so
+// a wait that reads both sees one time line, whatever the clock (a test's
+// may move only when waited on).
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+// returnPoll is how often DEL looks again for a NIC still on its way back
+// from a dead netns, within Deps.ReturnWait.
+const returnPoll = 50 * time.Millisecond
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                         { return time.Now() }
+func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Service runs the use cases.
 type Service struct {
@@ -72,8 +90,8 @@ func New(d Deps) (*Service, error) {
 	if d.ReturnWait <= 0 {
 		d.ReturnWait = 5 * time.Second
 	}
-	if d.Now == nil {
-		d.Now = time.Now
+	if d.Clock == nil {
+		d.Clock = systemClock{}
 	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
