@@ -147,5 +147,6 @@ func TestIPAMFailureCodesReachTheRuntime(t *testing.T) {
 		assert.Equal(t, want, ce.Code, plugin)
 		assert.Contains(t, ce.Msg, `IPAM plugin "`+plugin+`" ADD failed`)
 		assert.Contains(t, ce.Details, "IPAM plugin error code")
+		assert.NotContains(t, ce.Msg, "IPAM plugin error code", "the details are not repeated in msg")
 	}
 }
