@@ -345,15 +345,15 @@ func TestDelDoesNotBlockOnANICStillAway(t *testing.T) {
 	w := newWorld(t)
 	strayNIC(t, w)
 	start := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	clock := &fakeClock{now: start}
+	clock := memory.NewClock(start, 0)
 	svc, err := app.New(app.Deps{Links: w.k, Bonds: w.k, Addresses: w.k, Namespaces: w.k, Props: w.k,
 		IPAM: w.ipam, Store: w.store, Locks: w.locks, Clock: clock})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	require.NoError(t, svc.Del(ctx, w.req(hostBondConf, "c1")))
-	assert.Equal(t, 5*time.Second, clock.elapsed(start), "the default ReturnWait, on the injected clock")
-	assert.Equal(t, 100, clock.waits, "one look every 50 ms of it")
+	assert.Equal(t, 5*time.Second, clock.Since(start), "the default ReturnWait, on the injected clock")
+	assert.Equal(t, 100, clock.Waits(), "one look every 50 ms of it")
 	assert.Equal(t, 1, w.store.Len(), "record kept for GC")
 	_, ok := w.k.Peek(domain.HostNetns, "eth1001")
 	assert.True(t, ok, "the other NIC is restored")
@@ -366,18 +366,18 @@ func TestDelRestoresANICThatReturnsDuringTheWait(t *testing.T) {
 	w := newWorld(t)
 	limbo, index := strayNIC(t, w)
 	ctx := context.Background()
-	clock := &fakeClock{now: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
-	clock.onWait = func(n int) {
+	clock := memory.NewClock(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC), 0)
+	clock.OnWait(func(n int) {
 		if n == 3 {
 			_, err := w.k.Move(ctx, limbo, index, domain.HostNetns, "dev7")
 			require.NoError(t, err)
 		}
-	}
+	})
 	svc, err := app.New(app.Deps{Links: w.k, Bonds: w.k, Addresses: w.k, Namespaces: w.k, Props: w.k,
 		IPAM: w.ipam, Store: w.store, Locks: w.locks, Clock: clock})
 	require.NoError(t, err)
 	require.NoError(t, svc.Del(ctx, w.req(hostBondConf, "c1")))
-	assert.Equal(t, 3, clock.waits, "no look after the NIC is back")
+	assert.Equal(t, 3, clock.Waits(), "no look after the NIC is back")
 	l, ok := w.k.Peek(domain.HostNetns, "eth1000")
 	require.True(t, ok, "restored under its recorded name")
 	assert.Equal(t, index, l.Index)

@@ -3,10 +3,12 @@ package app_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bondcni/bond/adapters/memory"
 	"github.com/bondcni/bond/app"
 	"github.com/bondcni/bond/domain"
 )
@@ -95,7 +97,7 @@ func TestDelOnTheHostIgnoresALinkWithTheNICsMACOnly(t *testing.T) {
 	twin := w.k.AddVirtual(domain.HostNetns, "dummy", "twin0", 9000, orig.HardwareAddr())
 
 	svc, err := app.New(app.Deps{Links: w.k, Bonds: w.k, Addresses: w.k, Namespaces: w.k, Props: w.k,
-		IPAM: w.ipam, Store: w.store, Locks: w.locks, Clock: &fakeClock{}})
+		IPAM: w.ipam, Store: w.store, Locks: w.locks, Clock: memory.NewClock(time.Time{}, 0)})
 	require.NoError(t, err)
 	require.NoError(t, svc.Del(ctx, w.req(hostBondConf, "c1")), "a NIC still away does not block DEL")
 	l, ok := w.k.Peek(domain.HostNetns, "twin0")

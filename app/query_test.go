@@ -35,7 +35,7 @@ func newQueryEnv(t *testing.T) *queryEnv {
 	svc, err := app.New(app.Deps{
 		Links: e.k, Bonds: e.k, Addresses: e.k, Namespaces: e.k, Props: e.k,
 		IPAM: memory.NewIPAM("10.10.20.0/24"), Store: e.store, Locks: noLocks{},
-		Clock: &fakeClock{now: e.now, step: time.Second},
+		Clock: memory.NewClock(e.now, time.Second),
 	})
 	require.NoError(t, err)
 	e.svc = svc

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -64,7 +63,7 @@ func newFixture(t *testing.T) *fixture {
 	w, err := app.New(app.Deps{
 		Links: f.k, Bonds: f.k, Addresses: f.k, Namespaces: f.k, Props: f.k,
 		IPAM: memory.NewIPAM("10.10.20.0/24"), Store: f.store, Locks: noLocks{},
-		Clock: &stepClock{now: time.Now().Add(-3 * time.Hour), step: 47 * time.Minute},
+		Clock: memory.NewClock(time.Now().Add(-3*time.Hour), 47*time.Minute),
 	})
 	require.NoError(t, err)
 	f.writer = w
@@ -155,28 +154,4 @@ func errorOf(t *testing.T, r response) httpdebug.ErrorJSON {
 	require.Equal(t, r.status, e.Error.Status)
 	require.NotEmpty(t, e.Error.Message)
 	return e
-}
-
-// stepClock is an app.Clock that moves step on at every read, so each
-// record has its own age, and as much as it is waited on.
-type stepClock struct {
-	mu   sync.Mutex
-	now  time.Time
-	step time.Duration
-}
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(c.step)
-	return c.now
-}
-
-func (c *stepClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	ch := make(chan time.Time, 1)
-	ch <- c.now
-	c.mu.Unlock()
-	return ch
 }
