@@ -73,7 +73,6 @@ func sample(addPod float64, failures int) *Report {
 	r.Latency["del_pod"] = dist(40, 41, 42)
 	r.Latency["add_host"] = dist(60, 61)
 	r.Latency["del_host"] = dist(60, 61)
-	r.Latency["exec_hello_kernel"] = dist(10, 11, 12)
 	r.Latency["kernel_add_pod"] = dist(15, 16, 17)  // kernel's own work 5
 	r.Latency["kernel_del_pod"] = dist(35, 36, 37)  // 25: more than any DEL may take
 	r.Latency["kernel_add_host"] = dist(30, 31, 32) // 20

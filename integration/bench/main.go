@@ -176,7 +176,6 @@ func benchmark(p params) (*Report, error) {
 	}{
 		{fmt.Sprintf("%d pods: ADD (+ one floor sample of each kind every %d), CHECK, DEL through libcni", p.Pods, p.FloorEvery), b.podLatency},
 		{fmt.Sprintf("host NICs: %d ADD+DEL rounds through libcni", p.HostRounds), b.hostLatency},
-		{fmt.Sprintf("kernel's own work: %d rounds each of kernel-floor ADD+DEL, in the pod and with host NICs", p.HostRounds), b.kernelFloor},
 		{"peak RSS (direct exec through bond-rusage, wait4)", b.peakRSS},
 		{"netlink round trips (app.Service in process, real adapters)", b.roundTrips},
 		{fmt.Sprintf("pods attaching at once: %v", p.Bursts), b.bursts},
@@ -381,6 +380,15 @@ func (b *bench) podLatency() error {
 		}
 		atts[i].cpuKey = "pod"
 	}
+	// One pod of its own for each kernel-floor sample, taken where the
+	// floors are.
+	kf := make([]string, (len(atts)+b.p.FloorEvery-1)/b.p.FloorEvery)
+	for i := range kf {
+		var err error
+		if kf[i], err = b.sc.pod("bench-kf"); err != nil {
+			return err
+		}
+	}
 	progress("set up", len(atts))
 	var adds, checks, dels []time.Duration
 	for i, a := range atts {
@@ -391,6 +399,9 @@ func (b *bench) podLatency() error {
 		adds = append(adds, d)
 		if i%b.p.FloorEvery == 0 {
 			if err := b.floorRound(i/b.p.FloorEvery, "", a.netns, a.conf, floorHello, floorVersion, floorIPAMAdd); err != nil {
+				return err
+			}
+			if err := b.kernelOwn("kernel_add_pod", "add", kf[i/b.p.FloorEvery], false); err != nil {
 				return err
 			}
 		}
@@ -416,11 +427,19 @@ func (b *bench) podLatency() error {
 			if err := b.floorRound(i/b.p.FloorEvery, "_del", a.netns, a.conf, floorHello, floorVersion, floorIPAMDel); err != nil {
 				return err
 			}
+			if err := b.kernelOwn("kernel_del_pod", "del", kf[i/b.p.FloorEvery], false); err != nil {
+				return err
+			}
 		}
 	}
 	progress("DEL", len(atts))
 	for _, a := range atts {
 		if err := b.sc.drop(a.netns); err != nil {
+			return err
+		}
+	}
+	for _, pod := range kf {
+		if err := b.sc.drop(pod); err != nil {
 			return err
 		}
 	}
@@ -460,6 +479,22 @@ func (b *bench) hostLatency() error {
 		if err := b.floorRound(r, "_host", pod, hostConf, floorHello, floorVersion, floorIPAMAdd, floorIPAMDel); err != nil {
 			return err
 		}
+		kf, err := b.sc.emptyPod("bench-kf-host")
+		if err != nil {
+			return err
+		}
+		if err := b.kernelOwn("kernel_add_host", "add", kf, true); err != nil {
+			return err
+		}
+		if err := b.kernelOwn("kernel_del_host", "del", kf, true); err != nil {
+			return err
+		}
+		if err := hostNICsHome(); err != nil {
+			return err
+		}
+		if err := b.sc.drop(kf); err != nil {
+			return err
+		}
 		if err := b.sc.drop(pod); err != nil {
 			return err
 		}
@@ -469,56 +504,27 @@ func (b *bench) hostLatency() error {
 	return nil
 }
 
-// kernelFloor execs kernel-floor, which makes a verb's kernel changes and
-// nothing else (the same messages, through the same adapter), in both
-// scenarios, with a hello-world sample each round. What it takes beyond
-// hello-world is the kernel's own work, which no plugin can skip: the
-// budgets use it to say whether they can be met on this kernel at all.
-func (b *bench) kernelFloor() error {
-	links := []string{"-links", "net1,net2"}
-	hostLinks := []string{"-host", "-links", hostNIC1 + "," + hostNIC2}
-	for r := range b.p.HostRounds {
-		for _, sc := range []struct {
-			key  string
-			pod  func(string) (string, error)
-			args []string
-		}{{"pod", b.sc.pod, links}, {"host", b.sc.emptyPod, hostLinks}} {
-			pod, err := sc.pod("bench-kf")
-			if err != nil {
-				return err
-			}
-			args := append([]string{"-netns", pod, "-bond", "bond0"}, sc.args...)
-			steps := []struct {
-				key  string
-				path string
-				args []string
-			}{
-				{"kernel_add_" + sc.key, b.floorK, append([]string{"-verb", "add", "-addr", "10.99.0.1/16"}, args...)},
-				{"exec_hello_kernel", b.hello, nil},
-				{"kernel_del_" + sc.key, b.floorK, append([]string{"-verb", "del"}, args...)},
-			}
-			if r%2 == 1 { // hello before the ADD every other round
-				steps[0], steps[1] = steps[1], steps[0]
-			}
-			for _, st := range steps {
-				res, err := run(st.path, nil, nil, st.args...)
-				if err != nil {
-					return fmt.Errorf("%s: %w", st.key, err)
-				}
-				b.floor[st.key] = append(b.floor[st.key], res.Wall)
-				b.cpu[st.key] = append(b.cpu[st.key], res.CPU)
-				b.sys[st.key] = append(b.sys[st.key], res.Sys)
-			}
-			if sc.key == "host" {
-				if err := hostNICsHome(); err != nil {
-					return err
-				}
-			}
-			if err := b.sc.drop(pod); err != nil {
-				return err
-			}
-		}
+// kernelOwn execs kernel-floor, which makes a verb's kernel changes and
+// nothing else (the same messages, through the same adapter), in pod, and
+// files its time under key. Sampled between the operations like the
+// floors, what it takes beyond that phase's hello-world is the kernel's
+// own work, which no plugin can skip: the budgets use it to say whether
+// they can be met on this kernel at all.
+func (b *bench) kernelOwn(key, verb, pod string, host bool) error {
+	args := []string{"-verb", verb, "-netns", pod, "-bond", "bond0", "-links", "net1,net2"}
+	if host {
+		args = []string{"-verb", verb, "-netns", pod, "-bond", "bond0", "-host", "-links", hostNIC1 + "," + hostNIC2}
 	}
+	if verb == "add" {
+		args = append(args, "-addr", "10.99.0.1/16")
+	}
+	r, err := run(b.floorK, nil, nil, args...)
+	if err != nil {
+		return fmt.Errorf("kernel-floor %s: %w", key, err)
+	}
+	b.floor[key] = append(b.floor[key], r.Wall)
+	b.cpu[key] = append(b.cpu[key], r.CPU)
+	b.sys[key] = append(b.sys[key], r.Sys)
 	return nil
 }
 
