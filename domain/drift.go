@@ -20,33 +20,11 @@ func Drift(spec BondSpec, wantMTU int, st BondState, addrs []IPConfig, wantIPs [
 	if want.Mode != got.Mode {
 		d = append(d, fmt.Sprintf("mode: want %s, kernel has %s", want.Mode, got.Mode))
 	}
-	cmpU32 := func(key string, w, g *uint32) {
-		if w != nil && (g == nil || *w != *g) {
-			d = append(d, fmt.Sprintf("%s: want %d, kernel has %s", key, *w, ptrString(g)))
-		}
-	}
-	cmpU32("miimon", want.Miimon, got.Miimon)
-	cmpU32("updelay", want.UpDelay, got.UpDelay)
-	cmpU32("downdelay", want.DownDelay, got.DownDelay)
-	cmpU32("arpInterval", want.ArpInterval, got.ArpInterval)
-	cmpU32("minLinks", want.MinLinks, got.MinLinks)
-	cmpU32("packetsPerSlave", want.PacketsPerSlave, got.PacketsPerSlave)
-	cmpEnum(&d, "failOverMac", want.FailOverMac, got.FailOverMac)
-	cmpEnum(&d, "xmitHashPolicy", want.XmitHashPolicy, got.XmitHashPolicy)
-	cmpEnum(&d, "lacpRate", want.LacpRate, got.LacpRate)
-	cmpEnum(&d, "primaryReselect", want.PrimaryReselect, got.PrimaryReselect)
-	cmpEnum(&d, "arpValidate", want.ArpValidate, got.ArpValidate)
-	cmpEnum(&d, "adSelect", want.AdSelect, got.AdSelect)
-	cmpEnum(&d, "numGratArp", want.NumGratArp, got.NumGratArp)
-	cmpEnum(&d, "allSlavesActive", want.AllSlavesActive, got.AllSlavesActive)
-	cmpEnum(&d, "tlbDynamicLb", want.TLBDynamicLB, got.TLBDynamicLB)
-	if want.Primary != "" && want.Primary != got.Primary {
-		d = append(d, fmt.Sprintf("primary: want %s, kernel has %q", want.Primary, got.Primary))
-	}
-	if len(want.ArpIPTargets) > 0 {
-		w, g := sortedAddrs(want.ArpIPTargets), sortedAddrs(got.ArpIPTargets)
-		if !slices.Equal(w, g) {
-			d = append(d, fmt.Sprintf("arpIpTargets: want %v, kernel has %v", w, g))
+	for _, r := range rules {
+		if r.bond != nil && r.bond.isSet(&want) {
+			if l := r.bond.drift(r.Key, &want, &got); l != "" {
+				d = append(d, l)
+			}
 		}
 	}
 	var slaves []string
@@ -75,29 +53,6 @@ func Drift(spec BondSpec, wantMTU int, st BondState, addrs []IPConfig, wantIPs [
 		}
 	}
 	return d
-}
-
-func cmpEnum[T ~uint8 | ~uint32](d *[]string, key string, w, g *T) {
-	if w != nil && (g == nil || *w != *g) {
-		gs := "nothing"
-		if g != nil {
-			gs = fmt.Sprint(*g)
-		}
-		*d = append(*d, fmt.Sprintf("%s: want %v, kernel has %s", key, *w, gs))
-	}
-}
-
-func ptrString(p *uint32) string {
-	if p == nil {
-		return "nothing"
-	}
-	return fmt.Sprint(*p)
-}
-
-func sortedAddrs(a []netip.Addr) []netip.Addr {
-	s := slices.Clone(a)
-	slices.SortFunc(s, func(x, y netip.Addr) int { return x.Compare(y) })
-	return s
 }
 
 // PrevResultIPs extracts the addresses of a CNI prevResult (any version

@@ -55,6 +55,9 @@ type rule struct {
 	show func(c *Config) string
 	// neutral reports whether the given value is AnyModeValue.
 	neutral func(c *Config) bool
+	// bond binds a bonding option to its BondOptions field (nil for the
+	// other keys); see BondOption.
+	bond *bondField
 }
 
 var (
@@ -138,32 +141,33 @@ var rules = []rule{
 	},
 	u32Rule("miimon", "miimon", allModes, "none: miimon or arpInterval is required", msType, msValues,
 		"MII link monitoring interval in ms; 0 disables it. Required unless arpInterval is set.",
-		func(c *Config) **uint32 { return &c.Miimon }),
+		func(c *Config) **uint32 { return &c.Miimon }, func(o *BondOptions) **uint32 { return &o.Miimon }),
 	u32Rule("updelay", "updelay", allModes, "0", msType, msValues+", a multiple of miimon",
 		"Wait before enabling a link after it comes up, in ms. Needs miimon.",
-		func(c *Config) **uint32 { return &c.UpDelay }),
+		func(c *Config) **uint32 { return &c.UpDelay }, func(o *BondOptions) **uint32 { return &o.UpDelay }),
 	u32Rule("downdelay", "downdelay", allModes, "0", msType, msValues+", a multiple of miimon",
 		"Wait before disabling a link after it goes down, in ms. Needs miimon.",
-		func(c *Config) **uint32 { return &c.DownDelay }),
+		func(c *Config) **uint32 { return &c.DownDelay }, func(o *BondOptions) **uint32 { return &o.DownDelay }),
 	u32Rule("arpInterval", "arp_interval", arpModes, "0", msType, msValues,
 		"ARP link monitoring interval in ms, instead of miimon. Needs arpIpTargets.",
-		func(c *Config) **uint32 { return &c.ArpInterval }),
+		func(c *Config) **uint32 { return &c.ArpInterval }, func(o *BondOptions) **uint32 { return &o.ArpInterval }),
 	{
 		OptionRule: OptionRule{Key: "arpIpTargets", Kernel: "arp_ip_target", Modes: arpModes, Default: "none", Type: "array of IPv4 address strings",
 			Values: fmt.Sprintf("1..%d distinct unicast IPv4 addresses", MaxArpIPTargets), Description: "Addresses the ARP monitor probes. Needs arpInterval."},
 		decode:  decodeStrings(func(c *Config) *[]string { return &c.ArpIPTargets }),
 		present: func(c *Config) bool { return len(c.ArpIPTargets) > 0 },
+		bond:    arpTargetsField,
 		show:    func(c *Config) string { return clip("[" + strings.Join(c.ArpIPTargets, ", ") + "]") },
 	},
 	enumRule("arpValidate", "arp_validate", arpModes, "", arpValidateNames,
-		"Validate ARP probes and replies. Needs arpInterval.", func(c *Config) **ArpValidate { return &c.ArpValidate }),
+		"Validate ARP probes and replies. Needs arpInterval.", func(c *Config) **ArpValidate { return &c.ArpValidate }, func(o *BondOptions) **ArpValidate { return &o.ArpValidate }),
 	anyModeValue(enumRule("failOverMac", "fail_over_mac", allModes, "none", failOverMacNames,
-		"How the bond's and links' MACs follow failover; SR-IOV VFs need active (1). Acts in active-backup only; accepted in every mode, as the kernel and bond-cni accept it.", func(c *Config) **FailOverMac { return &c.FailOverMac }),
+		"How the bond's and links' MACs follow failover; SR-IOV VFs need active (1). Acts in active-backup only; accepted in every mode, as the kernel and bond-cni accept it.", func(c *Config) **FailOverMac { return &c.FailOverMac }, func(o *BondOptions) **FailOverMac { return &o.FailOverMac }),
 		"none", func(c *Config) bool { return *c.FailOverMac == FailOverMacNone }),
 	enumRule("xmitHashPolicy", "xmit_hash_policy", allModes, "", xmitHashPolicyNames,
-		"Transmit hash policy for choosing a link. Used by balance-xor, 802.3ad and balance-tlb/alb; accepted in every mode, as the kernel and bond-cni accept it.", func(c *Config) **XmitHashPolicy { return &c.XmitHashPolicy }),
+		"Transmit hash policy for choosing a link. Used by balance-xor, 802.3ad and balance-tlb/alb; accepted in every mode, as the kernel and bond-cni accept it.", func(c *Config) **XmitHashPolicy { return &c.XmitHashPolicy }, func(o *BondOptions) **XmitHashPolicy { return &o.XmitHashPolicy }),
 	enumRule("lacpRate", "lacp_rate", adModes, "", lacpRateNames,
-		"Rate at which the partner is asked to send LACPDUs.", func(c *Config) **LacpRate { return &c.LacpRate }),
+		"Rate at which the partner is asked to send LACPDUs.", func(c *Config) **LacpRate { return &c.LacpRate }, func(o *BondOptions) **LacpRate { return &o.LacpRate }),
 	{
 		OptionRule: OptionRule{Key: "primary", Kernel: "primary", Modes: activeSet, Default: "none", Type: "string",
 			Values: "one of the links", Description: "Link preferred as the active one."},
@@ -172,25 +176,26 @@ var rules = []rule{
 			return
 		},
 		present: func(c *Config) bool { return c.Primary != "" },
+		bond:    primaryField,
 		show:    func(c *Config) string { return quote(c.Primary) },
 	},
 	enumRule("primaryReselect", "primary_reselect", activeSet, "", primaryReselectNames,
-		"When the primary becomes active again after it recovers.", func(c *Config) **PrimaryReselect { return &c.PrimaryReselect }),
+		"When the primary becomes active again after it recovers.", func(c *Config) **PrimaryReselect { return &c.PrimaryReselect }, func(o *BondOptions) **PrimaryReselect { return &o.PrimaryReselect }),
 	u32Rule("minLinks", "min_links", adModes, "0", intOrStr, msValues,
 		"Links that must be up before the bond reports carrier.",
-		func(c *Config) **uint32 { return &c.MinLinks }),
+		func(c *Config) **uint32 { return &c.MinLinks }, func(o *BondOptions) **uint32 { return &o.MinLinks }),
 	enumRule("adSelect", "ad_select", adModes, "", adSelectNames,
-		"802.3ad aggregator selection logic.", func(c *Config) **AdSelect { return &c.AdSelect }),
+		"802.3ad aggregator selection logic.", func(c *Config) **AdSelect { return &c.AdSelect }, func(o *BondOptions) **AdSelect { return &o.AdSelect }),
 	u8Rule("numGratArp", "num_grat_arp", abModes, "1", intOrStr, "0..255", 255,
 		"Peer notifications (gratuitous ARP, unsolicited NA) sent after a failover.",
-		func(c *Config) **uint8 { return &c.NumGratArp }),
+		func(c *Config) **uint8 { return &c.NumGratArp }, func(o *BondOptions) **uint8 { return &o.NumGratArp }),
 	u32RuleMax("packetsPerSlave", "packets_per_slave", rrModes, "1", intOrStr, "0..65535", 65535,
 		"Packets sent on a link before moving to the next; 0 picks a random link.",
-		func(c *Config) **uint32 { return &c.PacketsPerSlave }),
+		func(c *Config) **uint32 { return &c.PacketsPerSlave }, func(o *BondOptions) **uint32 { return &o.PacketsPerSlave }),
 	u8Rule("allSlavesActive", "all_slaves_active", allModes, "0", flagType, flagValue, 1,
-		"Deliver duplicate frames received on inactive links.", func(c *Config) **uint8 { return &c.AllSlavesActive }),
+		"Deliver duplicate frames received on inactive links.", func(c *Config) **uint8 { return &c.AllSlavesActive }, func(o *BondOptions) **uint8 { return &o.AllSlavesActive }),
 	u8Rule("tlbDynamicLb", "tlb_dynamic_lb", tlbModes, "1", flagType, flagValue, 1,
-		"Dynamic flow shuffling in balance-tlb (balance-alb requires 1).", func(c *Config) **uint8 { return &c.TLBDynamicLB }),
+		"Dynamic flow shuffling in balance-tlb (balance-alb requires 1).", func(c *Config) **uint8 { return &c.TLBDynamicLB }, func(o *BondOptions) **uint8 { return &o.TLBDynamicLB }),
 	{
 		OptionRule: OptionRule{Key: "vlan", Modes: allModes, Default: "none: CNI_IFNAME is the bond", Type: intOrStr,
 			Values: fmt.Sprintf("1..%d", MaxVLANID), Description: "Tag the attachment: CNI_IFNAME becomes an 8021q device with this VLAN id on top of the bond and gets IPAM's addresses; the bond is named after CNI_IFNAME with \"-bond\" appended (a hashed name when that exceeds 15 bytes). One VLAN per attachment."},
@@ -272,12 +277,15 @@ func anyModeValue(r rule, v string, neutral func(*Config) bool) rule {
 	return r
 }
 
-func u32Rule(key, kernel string, modes []Mode, def, typ, values, desc string, field func(*Config) **uint32) rule {
-	return u32RuleMax(key, kernel, modes, def, typ, values, IntMax, desc, field)
+// u32Rule, u32RuleMax, u8Rule and enumRule make the rows of numeric
+// bonding options: field is the Config field, opt the BondOptions field.
+func u32Rule(key, kernel string, modes []Mode, def, typ, values, desc string, field func(*Config) **uint32, opt func(*BondOptions) **uint32) rule {
+	return u32RuleMax(key, kernel, modes, def, typ, values, IntMax, desc, field, opt)
 }
 
-func u32RuleMax(key, kernel string, modes []Mode, def, typ, values string, max uint64, desc string, field func(*Config) **uint32) rule {
-	r := rule{OptionRule: OptionRule{Key: key, Kernel: kernel, Modes: modes, Default: def, Type: typ, Values: values, Description: desc}}
+func u32RuleMax(key, kernel string, modes []Mode, def, typ, values string, max uint64, desc string, field func(*Config) **uint32, opt func(*BondOptions) **uint32) rule {
+	r := rule{OptionRule: OptionRule{Key: key, Kernel: kernel, Modes: modes, Default: def, Type: typ, Values: values, Description: desc},
+		bond: ptrField(field, opt, uint32(max), nil)}
 	want := "an integer " + fmt.Sprintf("0..%d", max)
 	if strings.Contains(typ, "ms") {
 		want += " (ms)"
@@ -296,8 +304,9 @@ func u32RuleMax(key, kernel string, modes []Mode, def, typ, values string, max u
 	return r
 }
 
-func u8Rule(key, kernel string, modes []Mode, def, typ, values string, max uint64, desc string, field func(*Config) **uint8) rule {
-	r := rule{OptionRule: OptionRule{Key: key, Kernel: kernel, Modes: modes, Default: def, Type: typ, Values: values, Description: desc}}
+func u8Rule(key, kernel string, modes []Mode, def, typ, values string, max uint64, desc string, field func(*Config) **uint8, opt func(*BondOptions) **uint8) rule {
+	r := rule{OptionRule: OptionRule{Key: key, Kernel: kernel, Modes: modes, Default: def, Type: typ, Values: values, Description: desc},
+		bond: ptrField(field, opt, uint32(max), nil)}
 	flag := max == 1
 	r.decode = func(c *Config, k string, raw json.RawMessage) error {
 		var v uint64
@@ -319,12 +328,13 @@ func u8Rule(key, kernel string, modes []Mode, def, typ, values string, max uint6
 	return r
 }
 
-func enumRule[T ~uint8 | ~uint32](key, kernel string, modes []Mode, def string, table []enumName[T], desc string, field func(*Config) **T) rule {
+func enumRule[T ~uint8 | ~uint32](key, kernel string, modes []Mode, def string, table []enumName[T], desc string, field func(*Config) **T, opt func(*BondOptions) **T) rule {
 	if def == "" {
 		def = table[0].name
 	}
 	r := rule{OptionRule: OptionRule{Key: key, Kernel: kernel, Modes: modes, Default: def, Type: enumType,
-		Values: fmt.Sprintf("%s (or 0..%d)", enumNames(table), len(table)-1), Description: desc}}
+		Values: fmt.Sprintf("%s (or 0..%d)", enumNames(table), len(table)-1), Description: desc},
+		bond: ptrField(field, opt, uint32(len(table)-1), func(v T) string { return enumString(table, v) })}
 	r.decode = func(c *Config, k string, raw json.RawMessage) error {
 		v, err := decodeEnum(k, raw, table)
 		if err != nil {

@@ -65,28 +65,11 @@ func (c *Config) spec(ifname string, v *validator) (BondSpec, error) {
 }
 
 func (c *Config) bondSpec(ifname string, mode Mode) BondSpec {
-	o := BondOptions{
-		Mode:            mode,
-		Miimon:          clone(c.Miimon),
-		UpDelay:         clone(c.UpDelay),
-		DownDelay:       clone(c.DownDelay),
-		ArpInterval:     clone(c.ArpInterval),
-		ArpValidate:     clone(c.ArpValidate),
-		FailOverMac:     clone(c.FailOverMac),
-		XmitHashPolicy:  clone(c.XmitHashPolicy),
-		LacpRate:        clone(c.LacpRate),
-		Primary:         c.Primary,
-		PrimaryReselect: clone(c.PrimaryReselect),
-		MinLinks:        clone(c.MinLinks),
-		AdSelect:        clone(c.AdSelect),
-		NumGratArp:      clone(c.NumGratArp),
-		PacketsPerSlave: clone(c.PacketsPerSlave),
-		AllSlavesActive: clone(c.AllSlavesActive),
-		TLBDynamicLB:    clone(c.TLBDynamicLB),
-	}
-	for _, t := range c.ArpIPTargets {
-		a, _ := netip.ParseAddr(t) // validated
-		o.ArpIPTargets = append(o.ArpIPTargets, a)
+	o := BondOptions{Mode: mode}
+	for _, r := range rules {
+		if r.bond != nil {
+			r.bond.spec(c, &o)
+		}
 	}
 	spec := BondSpec{
 		Name:                 ifname,

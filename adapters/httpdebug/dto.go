@@ -376,52 +376,10 @@ func attachmentJSON(a domain.Attachment) AttachmentJSON {
 // enum values by name; options not set (or not reported) are left out.
 func optionsJSON(o domain.BondOptions) map[string]any {
 	m := map[string]any{}
-	u32 := func(k string, p *uint32) {
-		if p != nil {
-			m[k] = *p
+	for _, r := range domain.BondOptionRows() {
+		if v := r.Value(o); v != nil {
+			m[r.Key] = v
 		}
-	}
-	u8 := func(k string, p *uint8) {
-		if p != nil {
-			m[k] = *p
-		}
-	}
-	u32("miimon", o.Miimon)
-	u32("updelay", o.UpDelay)
-	u32("downdelay", o.DownDelay)
-	u32("arpInterval", o.ArpInterval)
-	u32("minLinks", o.MinLinks)
-	u32("packetsPerSlave", o.PacketsPerSlave)
-	u8("numGratArp", o.NumGratArp)
-	u8("allSlavesActive", o.AllSlavesActive)
-	u8("tlbDynamicLb", o.TLBDynamicLB)
-	if o.ArpValidate != nil {
-		m["arpValidate"] = o.ArpValidate.String()
-	}
-	if o.FailOverMac != nil {
-		m["failOverMac"] = o.FailOverMac.String()
-	}
-	if o.XmitHashPolicy != nil {
-		m["xmitHashPolicy"] = o.XmitHashPolicy.String()
-	}
-	if o.LacpRate != nil {
-		m["lacpRate"] = o.LacpRate.String()
-	}
-	if o.PrimaryReselect != nil {
-		m["primaryReselect"] = o.PrimaryReselect.String()
-	}
-	if o.AdSelect != nil {
-		m["adSelect"] = o.AdSelect.String()
-	}
-	if o.Primary != "" {
-		m["primary"] = o.Primary
-	}
-	if len(o.ArpIPTargets) > 0 {
-		var t []string
-		for _, a := range o.ArpIPTargets {
-			t = append(t, a.String())
-		}
-		m["arpIpTargets"] = t
 	}
 	return m
 }

@@ -176,42 +176,80 @@ func bondModeTo(m domain.Mode) (driver.BondMode, error) {
 
 func bondModeFrom(m driver.BondMode) domain.Mode { return domain.Mode(m) }
 
-// conv converts a non-nil pointer between two numeric types of the same
-// meaning; nil stays nil (not sent, or not reported).
-func conv[D, S ~uint8 | ~uint16 | ~uint32](p *S) *D {
-	if p == nil {
-		return nil
+// driverOption reads (write false: *v = the field, reporting whether the
+// kernel sent it) or writes (write true: the field = *v) the driver.Bond
+// field of the numeric bonding option named kernel (its sysfs name). The
+// driver's fields are typed, so each option needs its line here; known is
+// false for an option without one.
+func driverOption(b *driver.Bond, kernel string, v *uint32, write bool) (set, known bool) {
+	switch kernel {
+	case "miimon":
+		return numField(&b.Miimon, v, write), true
+	case "updelay":
+		return numField(&b.UpDelay, v, write), true
+	case "downdelay":
+		return numField(&b.DownDelay, v, write), true
+	case "arp_interval":
+		return numField(&b.ArpInterval, v, write), true
+	case "arp_validate":
+		return numField(&b.ArpValidate, v, write), true
+	case "fail_over_mac":
+		return numField(&b.FailOverMac, v, write), true
+	case "xmit_hash_policy":
+		return numField(&b.XmitHashPolicy, v, write), true
+	case "lacp_rate":
+		return numField(&b.AdLacpRate, v, write), true
+	case "primary_reselect":
+		return numField(&b.PrimaryReselect, v, write), true
+	case "min_links":
+		return numField(&b.MinLinks, v, write), true
+	case "ad_select":
+		return numField(&b.AdSelect, v, write), true
+	case "num_grat_arp":
+		return numField(&b.NumPeerNotif, v, write), true
+	case "packets_per_slave":
+		return numField(&b.PacketsPerSlave, v, write), true
+	case "all_slaves_active":
+		return numField(&b.AllSlavesActive, v, write), true
+	case "tlb_dynamic_lb":
+		return numField(&b.TlbDynamicLb, v, write), true
 	}
-	v := D(*p)
-	return &v
+	return false, false
+}
+
+// numField reads or writes one numeric driver field (see driverOption);
+// nil is "not sent" or "not reported". The domain's enums carry the
+// kernel's numbers, so an enum converts as its number.
+func numField[T ~uint8 | ~uint16 | ~uint32](p **T, v *uint32, write bool) bool {
+	if write {
+		t := T(*v)
+		*p = &t
+		return true
+	}
+	if *p == nil {
+		return false
+	}
+	*v = uint32(**p)
+	return true
 }
 
 // bondTo builds the IFLA_INFO_DATA of a new bond: the mode, always, and
-// every requested option; nothing else is sent. primary is the ifindex of
-// the primary slave, or nil.
+// every requested option (the option table's bonding options); nothing
+// else is sent. primary is the ifindex of the primary slave, or nil.
 func bondTo(o domain.BondOptions, primary *uint32) (*driver.Bond, error) {
 	mode, err := bondModeTo(o.Mode)
 	if err != nil {
 		return nil, err
 	}
-	b := &driver.Bond{
-		Mode:            mode,
-		Miimon:          conv[uint32](o.Miimon),
-		UpDelay:         conv[uint32](o.UpDelay),
-		DownDelay:       conv[uint32](o.DownDelay),
-		ArpInterval:     conv[uint32](o.ArpInterval),
-		ArpValidate:     conv[driver.BondArpValidate](o.ArpValidate),
-		FailOverMac:     conv[driver.BondFailOverMac](o.FailOverMac),
-		XmitHashPolicy:  conv[driver.BondXmitHashPolicy](o.XmitHashPolicy),
-		AdLacpRate:      conv[driver.BondLacpRate](o.LacpRate),
-		Primary:         primary,
-		PrimaryReselect: conv[driver.BondPrimaryReselect](o.PrimaryReselect),
-		MinLinks:        conv[uint32](o.MinLinks),
-		AdSelect:        conv[driver.BondAdSelect](o.AdSelect),
-		NumPeerNotif:    conv[uint8](o.NumGratArp),
-		PacketsPerSlave: conv[uint32](o.PacketsPerSlave),
-		AllSlavesActive: conv[uint8](o.AllSlavesActive),
-		TlbDynamicLb:    conv[uint8](o.TLBDynamicLB),
+	b := &driver.Bond{Mode: mode, Primary: primary}
+	for _, r := range domain.BondOptionRows() {
+		v, ok := r.Uint(o)
+		if !ok {
+			continue
+		}
+		if _, known := driverOption(b, r.Kernel, &v, true); !known {
+			return nil, fmt.Errorf("bonding option %s: no rtnetlink attribute for it", r.Kernel)
+		}
 	}
 	// A nil slice sends nothing; an empty one would clear the kernel's list.
 	for _, ip := range o.ArpIPTargets {
@@ -227,23 +265,12 @@ func bondTo(o domain.BondOptions, primary *uint32) (*driver.Bond, error) {
 // down to a multiple of miimon). Primary is left empty: the kernel reports
 // an ifindex, which the caller resolves.
 func bondFrom(b *driver.Bond) domain.BondOptions {
-	o := domain.BondOptions{
-		Mode:            bondModeFrom(b.Mode),
-		Miimon:          conv[uint32](b.Miimon),
-		UpDelay:         conv[uint32](b.UpDelay),
-		DownDelay:       conv[uint32](b.DownDelay),
-		ArpInterval:     conv[uint32](b.ArpInterval),
-		ArpValidate:     conv[domain.ArpValidate](b.ArpValidate),
-		FailOverMac:     conv[domain.FailOverMac](b.FailOverMac),
-		XmitHashPolicy:  conv[domain.XmitHashPolicy](b.XmitHashPolicy),
-		LacpRate:        conv[domain.LacpRate](b.AdLacpRate),
-		PrimaryReselect: conv[domain.PrimaryReselect](b.PrimaryReselect),
-		MinLinks:        conv[uint32](b.MinLinks),
-		AdSelect:        conv[domain.AdSelect](b.AdSelect),
-		NumGratArp:      conv[uint8](b.NumPeerNotif),
-		PacketsPerSlave: conv[uint32](b.PacketsPerSlave),
-		AllSlavesActive: conv[uint8](b.AllSlavesActive),
-		TLBDynamicLB:    conv[uint8](b.TlbDynamicLb),
+	o := domain.BondOptions{Mode: bondModeFrom(b.Mode)}
+	for _, r := range domain.BondOptionRows() {
+		var v uint32
+		if set, _ := driverOption(b, r.Kernel, &v, false); set {
+			r.SetUint(&o, v)
+		}
 	}
 	for _, ip := range b.ArpIpTargets {
 		if a, ok := netip.AddrFromSlice(ip); ok {

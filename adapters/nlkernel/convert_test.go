@@ -221,3 +221,24 @@ func TestAddressAndRouteMessages(t *testing.T) {
 	_, err = routeMsg(3, domain.Route{Dst: netip.MustParsePrefix("::/0"), GW: netip.MustParseAddr("10.0.0.1")})
 	assert.Error(t, err)
 }
+
+// TestEveryBondOptionConverts: each bonding option of the option table has
+// its driver.Bond field, and its largest value survives the wire format
+// both ways; the two that are not numbers are converted by hand.
+func TestEveryBondOptionConverts(t *testing.T) {
+	for _, r := range domain.BondOptionRows() {
+		t.Run(r.Key, func(t *testing.T) {
+			if !r.Numeric() {
+				assert.Contains(t, []string{"primary", "arp_ip_target"}, r.Kernel, "a non-numeric option needs its own conversion in bondTo and bondFrom")
+				return
+			}
+			o := domain.BondOptions{Mode: domain.ModeActiveBackup}
+			r.SetUint(&o, r.Max())
+			b, err := bondTo(o, nil)
+			require.NoError(t, err, "no driver.Bond field for %s: add its line to driverOption", r.Kernel)
+			got, ok := r.Uint(bondFrom(encodeDecode(t, b)))
+			assert.True(t, ok, "%s not read back", r.Kernel)
+			assert.Equal(t, r.Max(), got)
+		})
+	}
+}

@@ -1,0 +1,177 @@
+package domain
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+)
+
+// BondOption is a row of the option table that sets one of the bond's own
+// options (an IFLA_BOND_* attribute, a sysfs file in bonding/), with what
+// every place an option appears needs: the spec builds it from the
+// config, Drift compares it, the debug API shows it, the adapters move it
+// to and from the kernel. Mode is not one: every bond has a mode, and
+// everything depends on it.
+type BondOption struct {
+	// Key is the config key, Kernel the bonding option's sysfs name.
+	Key, Kernel string
+	f           *bondField
+}
+
+// bondField binds a row to its Config and BondOptions fields.
+type bondField struct {
+	// spec copies the validated config value into o.
+	spec func(c *Config, o *BondOptions)
+	// isSet reports whether o requests (or reports) the option.
+	isSet func(o *BondOptions) bool
+	// value is the set value as the config writes it: a number, an enum
+	// name, a string, a list of strings.
+	value func(o *BondOptions) any
+	// drift describes how got differs from a set want, or "".
+	drift func(key string, want, got *BondOptions) string
+	// num and setNum read and write a numeric option (number or enum) as
+	// the kernel's number; nil for the others.
+	num    func(o *BondOptions) (uint32, bool)
+	setNum func(o *BondOptions, v uint32)
+	// max is the largest value the kernel accepts (numeric options).
+	max uint32
+}
+
+// BondOptionRows lists the bonding options of the option table, in table
+// order. It is built on each call (a few rows): nothing at package init.
+func BondOptionRows() []BondOption {
+	out := make([]BondOption, 0, len(rules))
+	for _, r := range rules {
+		if r.bond != nil {
+			out = append(out, BondOption{Key: r.Key, Kernel: r.Kernel, f: r.bond})
+		}
+	}
+	return out
+}
+
+// IsSet reports whether o sets the option.
+func (b BondOption) IsSet(o BondOptions) bool { return b.f.isSet(&o) }
+
+// Value is the option's value in o as the config writes it (a number, an
+// enum's name, a link name, a list of addresses), nil when not set.
+func (b BondOption) Value(o BondOptions) any {
+	if !b.f.isSet(&o) {
+		return nil
+	}
+	return b.f.value(&o)
+}
+
+// Numeric reports whether the option is a number or an enum the kernel
+// takes as a number (all but primary, a link, and arp_ip_target, a list).
+func (b BondOption) Numeric() bool { return b.f.num != nil }
+
+// Uint returns a numeric option as the kernel's number, ok false when it
+// is not set (or not numeric).
+func (b BondOption) Uint(o BondOptions) (v uint32, ok bool) {
+	if b.f.num == nil {
+		return 0, false
+	}
+	return b.f.num(&o)
+}
+
+// SetUint sets a numeric option to the kernel's number v (v is not
+// checked: a kernel reports what it holds); it does nothing for the others.
+func (b BondOption) SetUint(o *BondOptions, v uint32) {
+	if b.f.setNum != nil {
+		b.f.setNum(o, v)
+	}
+}
+
+// Max is the largest value the kernel accepts for a numeric option.
+func (b BondOption) Max() uint32 { return b.f.max }
+
+// Drift describes how got (the kernel's) differs from want, "" when want
+// does not set the option or got agrees.
+func (b BondOption) Drift(want, got BondOptions) string {
+	if !b.f.isSet(&want) {
+		return ""
+	}
+	return b.f.drift(b.Key, &want, &got)
+}
+
+// ptrField binds a row to pointer fields *T of Config and BondOptions;
+// name, if set, renders a value (an enum's name).
+func ptrField[T ~uint8 | ~uint32](cfg func(*Config) **T, opt func(*BondOptions) **T, max uint32, name func(T) string) *bondField {
+	return &bondField{
+		spec:  func(c *Config, o *BondOptions) { *opt(o) = clone(*cfg(c)) },
+		isSet: func(o *BondOptions) bool { return *opt(o) != nil },
+		value: func(o *BondOptions) any {
+			if name != nil {
+				return name(**opt(o))
+			}
+			return **opt(o)
+		},
+		drift: func(key string, want, got *BondOptions) string {
+			w, g := *opt(want), *opt(got)
+			if g != nil && *w == *g {
+				return ""
+			}
+			gs := "nothing"
+			if g != nil {
+				gs = fmt.Sprint(*g)
+			}
+			return fmt.Sprintf("%s: want %v, kernel has %s", key, *w, gs)
+		},
+		num: func(o *BondOptions) (uint32, bool) {
+			if p := *opt(o); p != nil {
+				return uint32(*p), true
+			}
+			return 0, false
+		},
+		setNum: func(o *BondOptions, v uint32) {
+			t := T(v)
+			*opt(o) = &t
+		},
+		max: max,
+	}
+}
+
+// primaryField: the kernel stores the primary by name (it takes and
+// reports an ifindex, which the adapters resolve).
+var primaryField = &bondField{
+	spec:  func(c *Config, o *BondOptions) { o.Primary = c.Primary },
+	isSet: func(o *BondOptions) bool { return o.Primary != "" },
+	value: func(o *BondOptions) any { return o.Primary },
+	drift: func(key string, want, got *BondOptions) string {
+		if want.Primary == got.Primary {
+			return ""
+		}
+		return fmt.Sprintf("%s: want %s, kernel has %q", key, want.Primary, got.Primary)
+	},
+}
+
+// arpTargetsField: the kernel keeps the targets as a set, in its own order.
+var arpTargetsField = &bondField{
+	spec: func(c *Config, o *BondOptions) {
+		for _, t := range c.ArpIPTargets {
+			a, _ := netip.ParseAddr(t) // validated
+			o.ArpIPTargets = append(o.ArpIPTargets, a)
+		}
+	},
+	isSet: func(o *BondOptions) bool { return len(o.ArpIPTargets) > 0 },
+	value: func(o *BondOptions) any {
+		t := make([]string, len(o.ArpIPTargets))
+		for i, a := range o.ArpIPTargets {
+			t[i] = a.String()
+		}
+		return t
+	},
+	drift: func(key string, want, got *BondOptions) string {
+		w, g := sortedAddrs(want.ArpIPTargets), sortedAddrs(got.ArpIPTargets)
+		if slices.Equal(w, g) {
+			return ""
+		}
+		return fmt.Sprintf("%s: want %v, kernel has %v", key, w, g)
+	},
+}
+
+func sortedAddrs(a []netip.Addr) []netip.Addr {
+	s := slices.Clone(a)
+	slices.SortFunc(s, func(x, y netip.Addr) int { return x.Compare(y) })
+	return s
+}
