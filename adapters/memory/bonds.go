@@ -16,12 +16,43 @@ func isLB(m domain.Mode) bool { return m == domain.ModeBalanceTLB || m == domain
 // usesARP: the modes that accept the ARP monitor (bond_mode_uses_arp).
 func usesARP(m domain.Mode) bool { return !m.NeedsLinkSpeed() }
 
-// newBond applies a create message's options in the kernel's fixed order
-// (bond_changelink), starting from the module defaults. The first refusal
-// wins; nothing exists yet, so nothing is left behind.
+// monitorOptions are the options newBond applies by hand: the MII and ARP
+// monitors exclude each other, and the delays are stored as multiples of
+// miimon. The table's other numeric options are plain values.
+var monitorOptions = []string{"miimon", "updelay", "downdelay", "arp_interval", "arp_validate"}
+
+// kernelModes are the modes the kernel takes a plain option in (the
+// others refuse it with EACCES); nil for an option every mode takes.
+func kernelModes(kernel string) func(domain.Mode) bool {
+	switch kernel {
+	case "lacp_rate":
+		return func(m domain.Mode) bool { return m == domain.Mode8023AD }
+	case "packets_per_slave":
+		return func(m domain.Mode) bool { return m == domain.ModeBalanceRR }
+	case "tlb_dynamic_lb":
+		return isLB
+	}
+	return nil
+}
+
+// moduleDefault is a plain option's value in a new bond (the bonding
+// module's defaults; 0 for the others). balance-alb forces tlb_dynamic_lb
+// to 1, which is its default anyway.
+func moduleDefault(kernel string) uint32 {
+	switch kernel {
+	case "packets_per_slave", "num_grat_arp", "tlb_dynamic_lb":
+		return 1
+	}
+	return 0
+}
+
+// newBond applies a create message's options, starting from the module
+// defaults: the mode, then the monitors in the kernel's order
+// (bond_changelink), then the option table's plain options in table order.
+// The first refusal wins; nothing exists yet, so nothing is left behind.
 func newBond(op string, o domain.BondOptions) (*bond, error) {
 	const intMax = domain.IntMax
-	b := &bond{pps: 1, numPeerNotif: 1, tlbDynamicLB: 1, macRandom: true}
+	b := &bond{macRandom: true}
 	notInMode := func(opt string) error {
 		return refuse(op, "EACCES", "option %s: not supported in mode %s", opt, o.Mode)
 	}
@@ -39,9 +70,6 @@ func newBond(op string, o domain.BondOptions) (*bond, error) {
 		if b.miimon == 0 {
 			b.miimon = 100
 		}
-	}
-	if b.mode == domain.ModeBalanceALB {
-		b.tlbDynamicLB = 1
 	}
 	b.arpValidate = 0
 
@@ -122,64 +150,20 @@ func newBond(op string, o domain.BondOptions) (*bond, error) {
 		}
 		b.primary = o.Primary
 	}
-	enum := func(name string, val *uint8, maxV uint8, modes func(domain.Mode) bool, dst *uint8) error {
-		if val == nil {
-			return nil
+	for _, r := range domain.BondOptionRows() {
+		if !r.Numeric() || slices.Contains(monitorOptions, r.Kernel) {
+			continue
 		}
-		if modes != nil && !modes(b.mode) {
-			return notInMode(name)
+		v, ok := r.Uint(o)
+		if !ok {
+			v = moduleDefault(r.Kernel)
+		} else if modes := kernelModes(r.Kernel); modes != nil && !modes(b.mode) {
+			return nil, notInMode(r.Kernel)
+		} else if v > r.Max() {
+			return nil, invalid(r.Kernel, v)
 		}
-		if *val > maxV {
-			return invalid(name, *val)
-		}
-		*dst = *val
-		return nil
+		r.SetUint(&b.plain, v)
 	}
-	var reselect, fom, xmit, lacp, adSel uint8
-	if err := enum("primary_reselect", (*uint8)(o.PrimaryReselect), 2, nil, &reselect); err != nil {
-		return nil, err
-	}
-	if err := enum("fail_over_mac", (*uint8)(o.FailOverMac), 2, nil, &fom); err != nil {
-		return nil, err
-	}
-	if err := enum("xmit_hash_policy", (*uint8)(o.XmitHashPolicy), 5, nil, &xmit); err != nil {
-		return nil, err
-	}
-	if err := enum("num_grat_arp", o.NumGratArp, 255, nil, &b.numPeerNotif); err != nil {
-		return nil, err
-	}
-	if err := enum("all_slaves_active", o.AllSlavesActive, 1, nil, &b.allSlavesActive); err != nil {
-		return nil, err
-	}
-	if o.MinLinks != nil {
-		if *o.MinLinks > intMax {
-			return nil, invalid("min_links", *o.MinLinks)
-		}
-		b.minLinks = *o.MinLinks
-	}
-	if o.PacketsPerSlave != nil {
-		if b.mode != domain.ModeBalanceRR {
-			return nil, notInMode("packets_per_slave")
-		}
-		if *o.PacketsPerSlave > 65535 {
-			return nil, invalid("packets_per_slave", *o.PacketsPerSlave)
-		}
-		b.pps = *o.PacketsPerSlave
-	}
-	if err := enum("lacp_rate", (*uint8)(o.LacpRate), 1, func(m domain.Mode) bool { return m == domain.Mode8023AD }, &lacp); err != nil {
-		return nil, err
-	}
-	if err := enum("ad_select", (*uint8)(o.AdSelect), 2, nil, &adSel); err != nil {
-		return nil, err
-	}
-	if err := enum("tlb_dynamic_lb", o.TLBDynamicLB, 1, isLB, &b.tlbDynamicLB); err != nil {
-		return nil, err
-	}
-	b.primaryReselect = domain.PrimaryReselect(reselect)
-	b.fom = domain.FailOverMac(fom)
-	b.xmit = domain.XmitHashPolicy(xmit)
-	b.lacpRate = domain.LacpRate(lacp)
-	b.adSelect = domain.AdSelect(adSel)
 	return b, nil
 }
 
@@ -189,23 +173,18 @@ func newBond(op string, o domain.BondOptions) (*bond, error) {
 func (k *Kernel) options(n *netns, bl *link) domain.BondOptions {
 	b := bl.bond
 	o := domain.BondOptions{
-		Mode:            b.mode,
-		Miimon:          new(b.miimon),
-		UpDelay:         new(b.upMul * b.miimon),
-		DownDelay:       new(b.downMul * b.miimon),
-		ArpInterval:     new(b.arpInterval),
-		ArpIPTargets:    slices.Clone(b.targets),
-		ArpValidate:     new(b.arpValidate),
-		FailOverMac:     new(b.fom),
-		XmitHashPolicy:  new(b.xmit),
-		LacpRate:        new(b.lacpRate),
-		PrimaryReselect: new(b.primaryReselect),
-		MinLinks:        new(b.minLinks),
-		AdSelect:        new(b.adSelect),
-		NumGratArp:      new(b.numPeerNotif),
-		PacketsPerSlave: new(b.pps),
-		AllSlavesActive: new(b.allSlavesActive),
-		TLBDynamicLB:    new(b.tlbDynamicLB),
+		Mode:         b.mode,
+		Miimon:       new(b.miimon),
+		UpDelay:      new(b.upMul * b.miimon),
+		DownDelay:    new(b.downMul * b.miimon),
+		ArpInterval:  new(b.arpInterval),
+		ArpIPTargets: slices.Clone(b.targets),
+		ArpValidate:  new(b.arpValidate),
+	}
+	for _, r := range domain.BondOptionRows() {
+		if v, ok := r.Uint(b.plain); ok {
+			r.SetUint(&o, v) // a copy: the caller's to change
+		}
 	}
 	if p := k.primarySlave(n, bl); p != nil {
 		o.Primary = p.name
@@ -364,7 +343,7 @@ func (k *Kernel) enslave(op string, n *netns, bl, s *link) error {
 	}
 	perm := slices.Clone(s.mac)
 	slaveMAC := perm
-	abFOM := b.mode == domain.ModeActiveBackup && b.fom != domain.FailOverMacNone
+	abFOM := b.mode == domain.ModeActiveBackup && b.fom() != domain.FailOverMacNone
 	switch {
 	case isLB(b.mode):
 		// bond_alb_init_slave: back to its own address, unless another
@@ -389,7 +368,7 @@ func (k *Kernel) enslave(op string, n *netns, bl, s *link) error {
 		}
 	case !abFOM:
 		slaveMAC = bondMAC
-	case b.fom == domain.FailOverMacFollow && bytes.Equal(perm, bondMAC):
+	case b.fom() == domain.FailOverMacFollow && bytes.Equal(perm, bondMAC):
 		slaveMAC = k.randomMAC()
 	}
 
@@ -464,7 +443,7 @@ func (k *Kernel) release(n *netns, bl, s *link, all bool) {
 		b.macRandom = true
 	}
 	s.up = false
-	if b.mode != domain.ModeActiveBackup || b.fom != domain.FailOverMacActive {
+	if b.mode != domain.ModeActiveBackup || b.fom() != domain.FailOverMacActive {
 		s.mac = slices.Clone(s.slave.permHW)
 	}
 	s.mtu = s.slave.savedMTU
@@ -505,7 +484,7 @@ func (k *Kernel) findBest(n *netns, bl *link) *link {
 		case curr == nil || state(curr) != "up":
 			return prim
 		}
-		switch b.primaryReselect {
+		switch *b.plain.PrimaryReselect {
 		case 1: // better
 			if prim.speed < curr.speed || (prim.speed == curr.speed && duplexRank(prim) <= duplexRank(curr)) {
 				return curr
@@ -571,9 +550,9 @@ func (k *Kernel) changeActive(n *netns, bl *link, next *link) {
 		return nil
 	}
 	switch {
-	case b.mode == domain.ModeActiveBackup && b.fom == domain.FailOverMacActive:
+	case b.mode == domain.ModeActiveBackup && b.fom() == domain.FailOverMacActive:
 		bl.mac = slices.Clone(next.mac)
-	case b.mode == domain.ModeActiveBackup && b.fom == domain.FailOverMacFollow:
+	case b.mode == domain.ModeActiveBackup && b.fom() == domain.FailOverMacFollow:
 		if old == nil {
 			old = holder()
 		}
@@ -634,7 +613,7 @@ func (k *Kernel) Bond(ctx context.Context, ns domain.Netns, name string) (domain
 			// defaulted partner information, as a real one without a
 			// LACP peer does.
 			actor := domain.LACPActivity | domain.LACPAggregation
-			if b.lacpRate == domain.LacpRate(1) {
+			if *b.plain.LacpRate == domain.LacpRate(1) {
 				actor |= domain.LACPTimeout
 			}
 			lacp := &domain.SlaveLACP{ActorState: actor | domain.LACPDefaulted}
@@ -661,3 +640,6 @@ func (k *Kernel) Bond(ctx context.Context, ns domain.Netns, name string) (domain
 	}
 	return st, nil
 }
+
+// fom is the bond's fail_over_mac.
+func (b *bond) fom() domain.FailOverMac { return *b.plain.FailOverMac }

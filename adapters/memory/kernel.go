@@ -90,23 +90,16 @@ type link struct {
 
 // bond is the bonding driver's state of one bond, as its params hold it.
 type bond struct {
-	mode            domain.Mode
-	miimon          uint32
-	upMul, downMul  uint32 // delays are stored as multiples of miimon
-	arpInterval     uint32
-	targets         []netip.Addr
-	arpValidate     domain.ArpValidate
-	primary         string // stored by name
-	primaryReselect domain.PrimaryReselect
-	fom             domain.FailOverMac
-	xmit            domain.XmitHashPolicy
-	lacpRate        domain.LacpRate
-	minLinks        uint32
-	adSelect        domain.AdSelect
-	numPeerNotif    uint8
-	pps             uint32
-	allSlavesActive uint8
-	tlbDynamicLB    uint8
+	mode           domain.Mode
+	miimon         uint32
+	upMul, downMul uint32 // delays are stored as multiples of miimon
+	arpInterval    uint32
+	targets        []netip.Addr
+	arpValidate    domain.ArpValidate
+	primary        string // stored by name
+	// plain holds the option table's other numeric options, every one
+	// set (newBond fills in the module defaults).
+	plain domain.BondOptions
 
 	// partner is the LACP partner's system MAC (scenery: SetLACPPartner);
 	// nil when no partner answers.
@@ -612,7 +605,7 @@ func (k *Kernel) bondCarrier(n *netns, bl *link) bool {
 		}
 	}
 	if b.mode == domain.Mode8023AD {
-		return bl.up && ups >= max(1, int(b.minLinks))
+		return bl.up && ups >= max(1, int(*b.plain.MinLinks))
 	}
 	return ups > 0
 }

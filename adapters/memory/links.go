@@ -234,8 +234,8 @@ func (k *Kernel) setMAC(n *netns, l *link, mac net.HardwareAddr) {
 		l.mac = slices.Clone(mac)
 		return
 	}
-	if b.mode == domain.ModeActiveBackup && b.fom != domain.FailOverMacNone {
-		if b.fom == domain.FailOverMacActive {
+	if b.mode == domain.ModeActiveBackup && b.fom() != domain.FailOverMacNone {
+		if b.fom() == domain.FailOverMacActive {
 			return
 		}
 		l.mac = slices.Clone(mac)

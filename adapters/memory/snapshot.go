@@ -84,9 +84,14 @@ func (k *Kernel) snapLink(n *netns, l *link) LinkSnapshot {
 	}
 	if b := l.bond; b != nil {
 		o := k.options(n, l)
-		s.Bond = fmt.Sprintf("mode=%s miimon=%d updelay=%d downdelay=%d arp_interval=%d arp_ip_target=%v arp_validate=%d primary=%q primary_reselect=%d fail_over_mac=%d xmit_hash_policy=%d lacp_rate=%d min_links=%d ad_select=%d num_grat_arp=%d packets_per_slave=%d all_slaves_active=%d tlb_dynamic_lb=%d mac_random=%t slaves=%v active=%d",
-			b.mode, b.miimon, *o.UpDelay, *o.DownDelay, b.arpInterval, b.targets, b.arpValidate, b.primary, b.primaryReselect,
-			b.fom, b.xmit, b.lacpRate, b.minLinks, b.adSelect, b.numPeerNotif, b.pps, b.allSlavesActive, b.tlbDynamicLB,
+		var plain strings.Builder
+		for _, r := range domain.BondOptionRows() {
+			if v, ok := r.Uint(b.plain); ok {
+				fmt.Fprintf(&plain, " %s=%d", r.Kernel, v)
+			}
+		}
+		s.Bond = fmt.Sprintf("mode=%s miimon=%d updelay=%d downdelay=%d arp_interval=%d arp_ip_target=%v arp_validate=%d primary=%q%s mac_random=%t slaves=%v active=%d",
+			b.mode, b.miimon, *o.UpDelay, *o.DownDelay, b.arpInterval, b.targets, b.arpValidate, b.primary, plain.String(),
 			b.macRandom, b.slaves, b.active)
 	}
 	if v := l.vlan; v != nil {
