@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -15,6 +16,7 @@ import (
 type BondOption struct {
 	// Key is the config key, Kernel the bonding option's sysfs name.
 	Key, Kernel string
+	r           *rule
 	f           *bondField
 }
 
@@ -41,9 +43,9 @@ type bondField struct {
 // order. It is built on each call (a few rows): nothing at package init.
 func BondOptionRows() []BondOption {
 	out := make([]BondOption, 0, len(rules))
-	for _, r := range rules {
-		if r.bond != nil {
-			out = append(out, BondOption{Key: r.Key, Kernel: r.Kernel, f: r.bond})
+	for i := range rules {
+		if r := &rules[i]; r.bond != nil {
+			out = append(out, BondOption{Key: r.Key, Kernel: r.Kernel, r: r, f: r.bond})
 		}
 	}
 	return out
@@ -92,6 +94,17 @@ func (b BondOption) Drift(want, got BondOptions) string {
 		return ""
 	}
 	return b.f.drift(b.Key, &want, &got)
+}
+
+// SetSample sets the option in o to its row's Sample, as a config with
+// that value would (for tests); an error means the row's Sample is wrong.
+func (b BondOption) SetSample(o *BondOptions) error {
+	var c Config
+	if err := b.r.decode(&c, b.Key, json.RawMessage(b.r.Sample)); err != nil {
+		return err
+	}
+	b.f.spec(&c, o)
+	return nil
 }
 
 // ptrField binds a row to pointer fields *T of Config and BondOptions;

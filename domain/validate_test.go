@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -328,16 +329,17 @@ func TestSpecConfigBuiltInCode(t *testing.T) {
 	assert.Contains(t, err.Error(), "allSlavesActive: 2")
 }
 
-// sample holds a valid value for each key of the option table.
-var sample = map[string]any{
-	"mode": "active-backup", "links": []string{"net1", "net2"}, "linksInContainer": true,
-	"allowUnsafeHostLinks": true, "requireDistinctPFs": true, "mtu": 1500, "miimon": 100, "updelay": 200, "downdelay": 200,
-	"arpInterval": 100, "arpIpTargets": []string{"192.0.2.1"}, "arpValidate": "active",
-	"failOverMac": "active", "xmitHashPolicy": "layer3+4", "lacpRate": "fast", "primary": "net1",
-	"primaryReselect": "better", "minLinks": 1, "adSelect": "count", "numGratArp": 2,
-	"packetsPerSlave": 2, "allSlavesActive": 1, "tlbDynamicLb": 1,
-	"vlan": 100, "vlanMtu": 1400, "vlanProtocol": "802.1ad",
-}
+// sample holds each key's Sample, decoded.
+var sample = func() map[string]any {
+	m := map[string]any{}
+	for _, r := range rules {
+		var v any
+		if err := json.Unmarshal([]byte(r.Sample), &v); err == nil {
+			m[r.Key] = v
+		}
+	}
+	return m
+}()
 
 // otherSample is a second value for the keys a valid config cannot
 // simply leave out.
@@ -401,6 +403,10 @@ func TestOptionRulesDriveValidation(t *testing.T) {
 					over["arpIpTargets"] = []string{"192.0.2.1"}
 				case "vlanMtu", "vlanProtocol":
 					over["vlan"] = 100
+				case "tlbDynamicLb":
+					if m == ModeBalanceALB {
+						over[r.Key] = 1 // balance-alb requires 1
+					}
 				}
 				c, err := ParseConfig(conf(over))
 				require.NoError(t, err)
