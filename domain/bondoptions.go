@@ -96,6 +96,9 @@ func (b BondOption) Drift(want, got BondOptions) string {
 	return b.f.drift(b.Key, &want, &got)
 }
 
+// Sample is the row's Sample: a valid non-default value, as JSON.
+func (b BondOption) Sample() string { return b.r.Sample }
+
 // SetSample sets the option in o to its row's Sample, as a config with
 // that value would (for tests); an error means the row's Sample is wrong.
 func (b BondOption) SetSample(o *BondOptions) error {
