@@ -51,6 +51,9 @@ func BondOptionRows() []BondOption {
 	return out
 }
 
+// AcceptsMode reports whether the plugin accepts the option in mode m.
+func (b BondOption) AcceptsMode(m Mode) bool { return b.r.AcceptsMode(m) }
+
 // IsSet reports whether o sets the option.
 func (b BondOption) IsSet(o BondOptions) bool { return b.f.isSet(&o) }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -25,47 +27,66 @@ import (
 type optionCase struct {
 	value any
 	want  string
-	// group: options that go together in one bond ("mii" or "arp"; the
-	// kernel takes one monitor at a time), "" for any.
+	// group is "arp" for the ARP monitor's options, which go in a bond of
+	// their own (the kernel takes one monitor at a time).
 	group string
 }
 
-// optionCases holds a non-default value of every kernel option; the links
-// are s1 and s2, the server 10.99.0.1. A new option without a case fails
-// TestOptionsReadBackEveryMode.
-var optionCases = map[string]optionCase{
-	"links":           {want: "s1 s2"},
-	"mtu":             {value: 1400, want: "1400"},
-	"miimon":          {value: 50, want: "50", group: "mii"},
-	"updelay":         {value: 150, want: "150", group: "mii"},
-	"downdelay":       {value: 100, want: "100", group: "mii"},
-	"arpInterval":     {value: 250, want: "250", group: "arp"},
-	"arpIpTargets":    {value: []string{"10.99.0.1", "10.99.0.9"}, want: "10.99.0.1 10.99.0.9", group: "arp"},
-	"arpValidate":     {value: "filter_active", want: "filter_active 5", group: "arp"},
-	"failOverMac":     {value: "follow", want: "follow 2"},
-	"xmitHashPolicy":  {value: "layer2+3", want: "layer2+3 2"},
-	"lacpRate":        {value: "fast", want: "fast 1"},
-	"primary":         {value: "s2", want: "s2"},
-	"primaryReselect": {value: "failure", want: "failure 2"},
-	"minLinks":        {value: 2, want: "2"},
-	"adSelect":        {value: "count", want: "count 2"},
-	"numGratArp":      {value: 5, want: "5"},
-	"packetsPerSlave": {value: 7, want: "7"},
-	"allSlavesActive": {value: 1, want: "1"},
-	"tlbDynamicLb":    {value: 0, want: "0"},
+// topologyCases are the options whose Sample would name what this test's
+// topology does not have: the links are s1 and s2, the server 10.99.0.1.
+var topologyCases = map[string]optionCase{
+	"links":        {want: "s1 s2"},
+	"primary":      {value: "s2", want: "s2"},
+	"arpIpTargets": {value: []string{"10.99.0.1", "10.99.0.9"}, want: "10.99.0.1 10.99.0.9", group: "arp"},
 }
 
-// caseFor returns the case of key in mode m.
+// caseFor returns the case of key in mode m: its row's Sample (a
+// non-default value) and what sysfs must show for it. A kernel option
+// without a case fails TestOptionsReadBackEveryMode.
 func caseFor(key string, m domain.Mode) (optionCase, bool) {
-	c, ok := optionCases[key]
-	if key == "mode" {
+	switch key {
+	case "mode":
 		return optionCase{value: m.String(), want: fmt.Sprintf("%s %d", m, m)}, true
+	case "tlbDynamicLb":
+		if m == domain.ModeBalanceALB {
+			// balance-alb requires 1 (the kernel forces it); 0 is refused.
+			return optionCase{value: 1, want: "1"}, true
+		}
 	}
-	if key == "tlbDynamicLb" && m == domain.ModeBalanceALB {
-		// balance-alb requires 1 (the kernel forces it); 0 is refused.
-		c = optionCase{value: 1, want: "1"}
+	if c, ok := topologyCases[key]; ok {
+		return c, true
 	}
-	return c, ok
+	for _, r := range domain.BondOptionRows() {
+		if r.Key != key {
+			continue
+		}
+		var o domain.BondOptions
+		c := optionCase{}
+		if r.SetSample(&o) != nil || json.Unmarshal([]byte(r.Sample()), &c.value) != nil {
+			return optionCase{}, false
+		}
+		if strings.HasPrefix(r.Kernel, "arp_") {
+			c.group = "arp"
+		}
+		switch v := r.Value(o).(type) {
+		case string:
+			c.want = v
+			if n, ok := r.Uint(o); ok { // an enum: sysfs shows its name and number
+				c.want = fmt.Sprintf("%s %d", v, n)
+			}
+		case []string:
+			c.want = strings.Join(v, " ")
+		default:
+			c.want = fmt.Sprint(v)
+		}
+		return c, true
+	}
+	for _, r := range domain.OptionRules() {
+		if r.Key == key && r.Kernel == "mtu" { // a link attribute, a number
+			return optionCase{value: json.Number(r.Sample), want: r.Sample}, true
+		}
+	}
+	return optionCase{}, false
 }
 
 // readBack reads what the kernel holds for a kernel option of bond0.
@@ -84,8 +105,8 @@ func TestOptionsReadBackEveryMode(t *testing.T) {
 	rules := domain.OptionRules()
 	covered := map[string]bool{}
 	for _, r := range rules {
-		if _, ok := optionCases[r.Key]; !ok && r.Kernel != "" && r.Key != "mode" {
-			t.Errorf("option %q (kernel %s) has no test value in optionCases", r.Key, r.Kernel)
+		if _, ok := caseFor(r.Key, domain.ModeActiveBackup); !ok && r.Kernel != "" {
+			t.Errorf("option %q (kernel %s) has no test value: a Sample in its row, or a case in topologyCases", r.Key, r.Kernel)
 		}
 	}
 	for _, m := range domain.AllModes() {
@@ -123,9 +144,11 @@ func TestOptionsReadBackEveryMode(t *testing.T) {
 						covered[r.Key+"/"+m.String()] = true
 					}
 				}
-				if _, ok := opts["mtu"]; ok {
+				if mtu, ok := opts["mtu"]; ok {
+					want, err := strconv.ParseUint(fmt.Sprint(mtu), 10, 32)
+					require.NoError(t, err)
 					for _, s := range tp.Slaves {
-						assert.Equal(t, uint32(1400), kit.MustLink(t, tp.Pod, s).Attributes.MTU, "the bond's MTU reaches %s", s)
+						assert.Equal(t, uint32(want), kit.MustLink(t, tp.Pod, s).Attributes.MTU, "the bond's MTU reaches %s", s)
 					}
 				}
 				require.NoError(t, e.check(a), "CHECK agrees with the kernel")

@@ -26,7 +26,7 @@ func RunBondsContract(t *testing.T, mk HarnessMaker) {
 		t.Run("create in mode "+m.String()+" reads back its options", func(t *testing.T) {
 			h := mk(t)
 			ns := h.NewNetns(t)
-			spec := domain.BondSpec{Name: "bond0", Options: modeOptions(m), MTU: 1400}
+			spec := domain.BondSpec{Name: "bond0", Options: modeOptions(t, m), MTU: 1400}
 			if m != domain.ModeActiveBackup {
 				spec.MAC = unusedMAC(t)
 			}
@@ -54,11 +54,11 @@ func RunBondsContract(t *testing.T, mk HarnessMaker) {
 	t.Run("create with the ARP monitor reads back its options", func(t *testing.T) {
 		h := mk(t)
 		ns := h.NewNetns(t)
-		o := domain.BondOptions{
-			Mode:         domain.ModeActiveBackup,
-			ArpInterval:  new(uint32(200)),
-			ArpIPTargets: []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("198.51.100.7")},
-			ArpValidate:  new(domain.ArpValidate(1)), // active
+		o := domain.BondOptions{Mode: domain.ModeActiveBackup}
+		for _, r := range domain.BondOptionRows() {
+			if arpMonitor(r) {
+				require.NoError(t, r.SetSample(&o))
+			}
 		}
 		_, err := h.Bonds().CreateBond(t.Context(), ns, domain.BondSpec{Name: "bond0", Options: o}, testAlias)
 		require.NoError(t, err)
@@ -343,92 +343,34 @@ func plainOptions(m domain.Mode) domain.BondOptions {
 	return domain.BondOptions{Mode: m, Miimon: new(uint32(100))}
 }
 
-// modeOptions sets, besides the MII monitor and its delays (multiples of
-// miimon, so nothing is rounded), options the mode accepts with
-// non-default values.
-func modeOptions(m domain.Mode) domain.BondOptions {
-	o := domain.BondOptions{
-		Mode:            m,
-		Miimon:          new(uint32(100)),
-		UpDelay:         new(uint32(200)),
-		DownDelay:       new(uint32(300)),
-		MinLinks:        new(uint32(1)),
-		NumGratArp:      new(uint8(2)),
-		AllSlavesActive: new(uint8(1)),
-	}
-	switch m {
-	case domain.ModeBalanceRR:
-		o.PacketsPerSlave = new(uint32(3))
-	case domain.ModeActiveBackup:
-		o.FailOverMac = new(domain.FailOverMacActive)
-		o.PrimaryReselect = new(domain.PrimaryReselect(1)) // better
-	case domain.ModeBalanceXOR:
-		o.XmitHashPolicy = new(domain.XmitHashPolicy(1)) // layer3+4
-	case domain.Mode8023AD:
-		o.XmitHashPolicy = new(domain.XmitHashPolicy(2)) // layer2+3
-		o.LacpRate = new(domain.LacpRate(1))             // fast
-		o.AdSelect = new(domain.AdSelect(2))             // count
-	case domain.ModeBalanceTLB:
-		o.XmitHashPolicy = new(domain.XmitHashPolicy(1))
-		o.TLBDynamicLB = new(uint8(0))
-		o.PrimaryReselect = new(domain.PrimaryReselect(2)) // failure
-	case domain.ModeBalanceALB:
-		o.PrimaryReselect = new(domain.PrimaryReselect(1))
+// arpMonitor: the ARP monitor's options, which exclude the MII monitor.
+func arpMonitor(r domain.BondOption) bool { return strings.HasPrefix(r.Kernel, "arp_") }
+
+// modeOptions sets every numeric option of the option table that mode m
+// accepts to its row's Sample, the MII monitor with its delays included.
+// The ARP monitor's options have their own case, and primary needs a
+// slave (both have their own cases).
+func modeOptions(t *testing.T, m domain.Mode) domain.BondOptions {
+	o := domain.BondOptions{Mode: m}
+	for _, r := range domain.BondOptionRows() {
+		if !r.Numeric() || arpMonitor(r) || !r.AcceptsMode(m) {
+			continue
+		}
+		if r.Kernel == "tlb_dynamic_lb" && m == domain.ModeBalanceALB {
+			continue // balance-alb requires 1, its default
+		}
+		require.NoError(t, r.SetSample(&o))
 	}
 	return o
 }
 
 // assertOptions checks that every option requested in want reads back
-// equal; the kernel reports the others too, with their defaults.
+// equal (no drift); the kernel reports the others too, with their defaults.
 func assertOptions(t *testing.T, want, got domain.BondOptions) {
 	t.Helper()
 	assert.Equal(t, want.Mode, got.Mode, "mode")
-	u32 := func(name string, w, g *uint32) {
-		if w != nil && assert.NotNil(t, g, name) {
-			assert.Equal(t, *w, *g, name)
-		}
-	}
-	u32("miimon", want.Miimon, got.Miimon)
-	u32("updelay", want.UpDelay, got.UpDelay)
-	u32("downdelay", want.DownDelay, got.DownDelay)
-	u32("arp_interval", want.ArpInterval, got.ArpInterval)
-	u32("min_links", want.MinLinks, got.MinLinks)
-	u32("packets_per_slave", want.PacketsPerSlave, got.PacketsPerSlave)
-	eq := func(name string, w, g any) { assert.Equal(t, w, g, name) }
-	if want.ArpValidate != nil {
-		eq("arp_validate", want.ArpValidate, got.ArpValidate)
-	}
-	if want.FailOverMac != nil {
-		eq("fail_over_mac", want.FailOverMac, got.FailOverMac)
-	}
-	if want.XmitHashPolicy != nil {
-		eq("xmit_hash_policy", want.XmitHashPolicy, got.XmitHashPolicy)
-	}
-	if want.LacpRate != nil {
-		eq("lacp_rate", want.LacpRate, got.LacpRate)
-	}
-	if want.PrimaryReselect != nil {
-		eq("primary_reselect", want.PrimaryReselect, got.PrimaryReselect)
-	}
-	if want.AdSelect != nil {
-		eq("ad_select", want.AdSelect, got.AdSelect)
-	}
-	if want.NumGratArp != nil {
-		eq("num_grat_arp", want.NumGratArp, got.NumGratArp)
-	}
-	if want.AllSlavesActive != nil {
-		eq("all_slaves_active", want.AllSlavesActive, got.AllSlavesActive)
-	}
-	if want.TLBDynamicLB != nil {
-		eq("tlb_dynamic_lb", want.TLBDynamicLB, got.TLBDynamicLB)
-	}
-	if len(want.ArpIPTargets) > 0 {
-		sorted := func(a []netip.Addr) []netip.Addr {
-			s := slices.Clone(a)
-			slices.SortFunc(s, func(x, y netip.Addr) int { return x.Compare(y) })
-			return s
-		}
-		assert.Equal(t, sorted(want.ArpIPTargets), sorted(got.ArpIPTargets), "arp_ip_target")
+	for _, r := range domain.BondOptionRows() {
+		assert.Empty(t, r.Drift(want, got), "%s reads back as created", r.Kernel)
 	}
 }
 
