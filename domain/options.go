@@ -82,7 +82,8 @@ const (
 	flagValue = "0, 1"
 )
 
-// rules is the option table, in the order the README lists the keys.
+// rules is the option table, in the order the README lists the keys (the
+// README's table is generated from it: see domain/readme_test.go).
 var rules = []rule{
 	{
 		OptionRule: OptionRule{Key: "mode", Kernel: "mode", Modes: allModes, Default: "none: required", Type: "string",
@@ -110,7 +111,7 @@ var rules = []rule{
 	},
 	{
 		OptionRule: OptionRule{Key: "allowUnsafeHostLinks", Modes: allModes, Default: "false", Type: "boolean",
-			Values: "true, false", Description: "Explicit opt-in to take host links that look like they carry the node's own traffic (default route, global address).", Sample: `true`},
+			Values: "true, false", Description: "Explicit opt-in to take host links that look like they carry the node's own traffic (default route, global address; see Host-link safety); refused (code 7) unless the node settings allow it.", Sample: `true`},
 		decode: func(c *Config, k string, raw json.RawMessage) (err error) {
 			c.AllowUnsafeHostLinks, err = decodeBool(k, raw, false)
 			return
@@ -120,7 +121,7 @@ var rules = []rule{
 	},
 	{
 		OptionRule: OptionRule{Key: "requireDistinctPFs", Modes: allModes, Default: "false: a warning", Type: `boolean (or "true"/"false")`,
-			Values: "true, false", Description: "Refuse links that are SR-IOV VFs of the same PF (no redundancy: one PF failure takes both); false only logs a warning.", Sample: `true`},
+			Values: "true, false", Description: "Refuse (code 105) links that are SR-IOV VFs of the same PF (no redundancy: one PF failure takes both); false only logs a warning (see SR-IOV VFs).", Sample: `true`},
 		decode: func(c *Config, k string, raw json.RawMessage) (err error) {
 			c.RequireDistinctPFs, err = decodeBool(k, raw, true)
 			return
@@ -130,7 +131,7 @@ var rules = []rule{
 	},
 	{
 		OptionRule: OptionRule{Key: "mtu", Kernel: "mtu", Modes: allModes, Default: "0: keep the links' MTU (the smallest)", Type: intOrStr,
-			Values: "0, or 68..65535", Description: "MTU of the bond; the kernel pushes it to every link.", Sample: `1400`},
+			Values: "0, or 68..65535", Description: "MTU of the bond; the kernel pushes it to every link. bond-cni assumed 1500; the links' MTU is kept when mtu is omitted.", Sample: `1400`},
 		decode: func(c *Config, k string, raw json.RawMessage) error {
 			v, err := decodeUint(k, raw, 65535, "0 (keep the links' MTU) or an integer 68..65535")
 			if err == nil && v > 0 && v < 68 {
@@ -146,10 +147,10 @@ var rules = []rule{
 		"MII link monitoring interval in ms; 0 disables it. Required unless arpInterval is set.",
 		func(c *Config) **uint32 { return &c.Miimon }, func(o *BondOptions) **uint32 { return &o.Miimon }).sample(`50`),
 	u32Rule("updelay", "updelay", allModes, "0", msType, msValues+", a multiple of miimon",
-		"Wait before enabling a link after it comes up, in ms. Needs miimon.",
+		"Wait before enabling a link after it comes up, in ms. Needs miimon; a value that is not a multiple of miimon is refused (the kernel would round it down silently).",
 		func(c *Config) **uint32 { return &c.UpDelay }, func(o *BondOptions) **uint32 { return &o.UpDelay }).sample(`200`),
 	u32Rule("downdelay", "downdelay", allModes, "0", msType, msValues+", a multiple of miimon",
-		"Wait before disabling a link after it goes down, in ms. Needs miimon.",
+		"Wait before disabling a link after it goes down, in ms. Needs miimon, and a multiple of it.",
 		func(c *Config) **uint32 { return &c.DownDelay }, func(o *BondOptions) **uint32 { return &o.DownDelay }).sample(`300`),
 	u32Rule("arpInterval", "arp_interval", arpModes, "0", msType, msValues,
 		"ARP link monitoring interval in ms, instead of miimon. Needs arpIpTargets.",
@@ -201,7 +202,7 @@ var rules = []rule{
 		"Dynamic flow shuffling in balance-tlb (balance-alb requires 1).", func(c *Config) **uint8 { return &c.TLBDynamicLB }, func(o *BondOptions) **uint8 { return &o.TLBDynamicLB }).sample(`0`),
 	{
 		OptionRule: OptionRule{Key: "vlan", Modes: allModes, Default: "none: CNI_IFNAME is the bond", Type: intOrStr,
-			Values: fmt.Sprintf("1..%d", MaxVLANID), Description: "Tag the attachment: CNI_IFNAME becomes an 8021q device with this VLAN id on top of the bond and gets IPAM's addresses; the bond is named after CNI_IFNAME with \"-bond\" appended (a hashed name when that exceeds 15 bytes). One VLAN per attachment.", Sample: `100`},
+			Values: fmt.Sprintf("1..%d", MaxVLANID), Description: "Tag the attachment: CNI_IFNAME becomes an 8021q device with this VLAN id on top of the bond and gets IPAM's addresses; the bond is named after CNI_IFNAME with \"-bond\" appended (a hashed name when that exceeds 15 bytes). One VLAN per attachment; see Tagged networks.", Sample: `100`},
 		decode: func(c *Config, k string, raw json.RawMessage) error {
 			want := fmt.Sprintf("an integer 1..%d (the VLAN id; omit vlan for an untagged bond)", MaxVLANID)
 			v, err := decodeUint(k, raw, MaxVLANID, want)
