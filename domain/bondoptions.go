@@ -17,26 +17,28 @@ type BondOption struct {
 	// Key is the config key, Kernel the bonding option's sysfs name.
 	Key, Kernel string
 	r           *rule
-	f           *bondField
+	f           bondField
 }
 
-// bondField binds a row to its Config and BondOptions fields.
-type bondField struct {
+// bondField binds a row to its Config and BondOptions fields. Each row's
+// is one small value, so the table costs little at start-up.
+type bondField interface {
 	// spec copies the validated config value into o.
-	spec func(c *Config, o *BondOptions)
+	spec(c *Config, o *BondOptions)
 	// isSet reports whether o requests (or reports) the option.
-	isSet func(o *BondOptions) bool
+	isSet(o *BondOptions) bool
 	// value is the set value as the config writes it: a number, an enum
 	// name, a string, a list of strings.
-	value func(o *BondOptions) any
+	value(o *BondOptions) any
 	// drift describes how got differs from a set want, or "".
-	drift func(key string, want, got *BondOptions) string
-	// num and setNum read and write a numeric option (number or enum) as
-	// the kernel's number; nil for the others.
-	num    func(o *BondOptions) (uint32, bool)
-	setNum func(o *BondOptions, v uint32)
+	drift(key string, want, got *BondOptions) string
+	// numeric reports whether the option is a number (or an enum) the
+	// kernel takes as a number; num and setNum read and write it so.
+	numeric() bool
+	num(o *BondOptions) (uint32, bool)
+	setNum(o *BondOptions, v uint32)
 	// max is the largest value the kernel accepts (numeric options).
-	max uint32
+	max() uint32
 }
 
 // BondOptionRows lists the bonding options of the option table, in table
@@ -68,27 +70,22 @@ func (b BondOption) Value(o BondOptions) any {
 
 // Numeric reports whether the option is a number or an enum the kernel
 // takes as a number (all but primary, a link, and arp_ip_target, a list).
-func (b BondOption) Numeric() bool { return b.f.num != nil }
+func (b BondOption) Numeric() bool { return b.f.numeric() }
 
 // Uint returns a numeric option as the kernel's number, ok false when it
 // is not set (or not numeric).
 func (b BondOption) Uint(o BondOptions) (v uint32, ok bool) {
-	if b.f.num == nil {
-		return 0, false
-	}
 	return b.f.num(&o)
 }
 
 // SetUint sets a numeric option to the kernel's number v (v is not
 // checked: a kernel reports what it holds); it does nothing for the others.
 func (b BondOption) SetUint(o *BondOptions, v uint32) {
-	if b.f.setNum != nil {
-		b.f.setNum(o, v)
-	}
+	b.f.setNum(o, v)
 }
 
 // Max is the largest value the kernel accepts for a numeric option.
-func (b BondOption) Max() uint32 { return b.f.max }
+func (b BondOption) Max() uint32 { return b.f.max() }
 
 // Drift describes how got (the kernel's) differs from want, "" when want
 // does not set the option or got agrees.
@@ -114,79 +111,99 @@ func (b BondOption) SetSample(o *BondOptions) error {
 }
 
 // ptrField binds a row to pointer fields *T of Config and BondOptions;
-// name, if set, renders a value (an enum's name).
-func ptrField[T ~uint8 | ~uint32](cfg func(*Config) **T, opt func(*BondOptions) **T, max uint32, name func(T) string) *bondField {
-	return &bondField{
-		spec:  func(c *Config, o *BondOptions) { *opt(o) = clone(*cfg(c)) },
-		isSet: func(o *BondOptions) bool { return *opt(o) != nil },
-		value: func(o *BondOptions) any {
-			if name != nil {
-				return name(**opt(o))
-			}
-			return **opt(o)
-		},
-		drift: func(key string, want, got *BondOptions) string {
-			w, g := *opt(want), *opt(got)
-			if g != nil && *w == *g {
-				return ""
-			}
-			gs := "nothing"
-			if g != nil {
-				gs = fmt.Sprint(*g)
-			}
-			return fmt.Sprintf("%s: want %v, kernel has %s", key, *w, gs)
-		},
-		num: func(o *BondOptions) (uint32, bool) {
-			if p := *opt(o); p != nil {
-				return uint32(*p), true
-			}
-			return 0, false
-		},
-		setNum: func(o *BondOptions, v uint32) {
-			t := T(v)
-			*opt(o) = &t
-		},
-		max: max,
-	}
+// names, for an enum, renders a value by name.
+type ptrField[T ~uint8 | ~uint32] struct {
+	cfg   func(*Config) **T
+	opt   func(*BondOptions) **T
+	limit uint32
+	names []enumName[T]
 }
+
+func (f ptrField[T]) spec(c *Config, o *BondOptions) { *f.opt(o) = clone(*f.cfg(c)) }
+func (f ptrField[T]) isSet(o *BondOptions) bool      { return *f.opt(o) != nil }
+func (f ptrField[T]) numeric() bool                  { return true }
+func (f ptrField[T]) max() uint32                    { return f.limit }
+
+func (f ptrField[T]) value(o *BondOptions) any {
+	if f.names != nil {
+		return enumString(f.names, **f.opt(o))
+	}
+	return **f.opt(o)
+}
+
+func (f ptrField[T]) drift(key string, want, got *BondOptions) string {
+	w, g := *f.opt(want), *f.opt(got)
+	if g != nil && *w == *g {
+		return ""
+	}
+	gs := "nothing"
+	if g != nil {
+		gs = fmt.Sprint(*g)
+	}
+	return fmt.Sprintf("%s: want %v, kernel has %s", key, *w, gs)
+}
+
+func (f ptrField[T]) num(o *BondOptions) (uint32, bool) {
+	if p := *f.opt(o); p != nil {
+		return uint32(*p), true
+	}
+	return 0, false
+}
+
+func (f ptrField[T]) setNum(o *BondOptions, v uint32) {
+	t := T(v)
+	*f.opt(o) = &t
+}
+
+// notNumeric is the numeric side of the options that are not numbers.
+type notNumeric struct{}
+
+func (notNumeric) numeric() bool                   { return false }
+func (notNumeric) num(*BondOptions) (uint32, bool) { return 0, false }
+func (notNumeric) setNum(*BondOptions, uint32)     {}
+func (notNumeric) max() uint32                     { return 0 }
 
 // primaryField: the kernel stores the primary by name (it takes and
 // reports an ifindex, which the adapters resolve).
-var primaryField = &bondField{
-	spec:  func(c *Config, o *BondOptions) { o.Primary = c.Primary },
-	isSet: func(o *BondOptions) bool { return o.Primary != "" },
-	value: func(o *BondOptions) any { return o.Primary },
-	drift: func(key string, want, got *BondOptions) string {
-		if want.Primary == got.Primary {
-			return ""
-		}
-		return fmt.Sprintf("%s: want %s, kernel has %q", key, want.Primary, got.Primary)
-	},
+type primaryField struct{ notNumeric }
+
+func (primaryField) spec(c *Config, o *BondOptions) { o.Primary = c.Primary }
+func (primaryField) isSet(o *BondOptions) bool      { return o.Primary != "" }
+func (primaryField) value(o *BondOptions) any       { return o.Primary }
+
+func (primaryField) drift(key string, want, got *BondOptions) string {
+	if want.Primary == got.Primary {
+		return ""
+	}
+	return fmt.Sprintf("%s: want %s, kernel has %q", key, want.Primary, got.Primary)
 }
 
 // arpTargetsField: the kernel keeps the targets as a set, in its own order.
-var arpTargetsField = &bondField{
-	spec: func(c *Config, o *BondOptions) {
-		for _, t := range c.ArpIPTargets {
-			a, _ := netip.ParseAddr(t) // validated
-			o.ArpIPTargets = append(o.ArpIPTargets, a)
-		}
-	},
-	isSet: func(o *BondOptions) bool { return len(o.ArpIPTargets) > 0 },
-	value: func(o *BondOptions) any {
-		t := make([]string, len(o.ArpIPTargets))
-		for i, a := range o.ArpIPTargets {
-			t[i] = a.String()
-		}
-		return t
-	},
-	drift: func(key string, want, got *BondOptions) string {
-		w, g := sortedAddrs(want.ArpIPTargets), sortedAddrs(got.ArpIPTargets)
-		if slices.Equal(w, g) {
-			return ""
-		}
-		return fmt.Sprintf("%s: want %v, kernel has %v", key, w, g)
-	},
+type arpTargetsField struct{ notNumeric }
+
+func (arpTargetsField) spec(c *Config, o *BondOptions) {
+	for _, t := range c.ArpIPTargets {
+		a, _ := netip.ParseAddr(t) // validated
+		o.ArpIPTargets = append(o.ArpIPTargets, a)
+	}
+}
+
+func (arpTargetsField) isSet(o *BondOptions) bool { return len(o.ArpIPTargets) > 0 }
+
+func (arpTargetsField) value(o *BondOptions) any {
+	t := make([]string, len(o.ArpIPTargets))
+	for i, a := range o.ArpIPTargets {
+		t[i] = a.String()
+	}
+	return t
+}
+
+func (arpTargetsField) drift(key string, want, got *BondOptions) string {
+	w, g := sortedAddrs(want.ArpIPTargets), sortedAddrs(got.ArpIPTargets)
+	if slices.Equal(w, g) {
+		return ""
+	}
+	return fmt.Sprintf("%s: want %v, kernel has %v", key, w, g)
 }
 
 func sortedAddrs(a []netip.Addr) []netip.Addr {

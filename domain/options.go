@@ -60,7 +60,7 @@ type rule struct {
 	neutral func(c *Config) bool
 	// bond binds a bonding option to its BondOptions field (nil for the
 	// other keys); see BondOption.
-	bond *bondField
+	bond bondField
 }
 
 var (
@@ -160,7 +160,7 @@ var rules = []rule{
 			Values: fmt.Sprintf("1..%d distinct unicast IPv4 addresses", MaxArpIPTargets), Description: "Addresses the ARP monitor probes. Needs arpInterval.", Sample: `["192.0.2.1", "198.51.100.7"]`},
 		decode:  decodeStrings(func(c *Config) *[]string { return &c.ArpIPTargets }),
 		present: func(c *Config) bool { return len(c.ArpIPTargets) > 0 },
-		bond:    arpTargetsField,
+		bond:    arpTargetsField{},
 		show:    func(c *Config) string { return clip("[" + strings.Join(c.ArpIPTargets, ", ") + "]") },
 	},
 	enumRule("arpValidate", "arp_validate", arpModes, "", arpValidateNames,
@@ -180,7 +180,7 @@ var rules = []rule{
 			return
 		},
 		present: func(c *Config) bool { return c.Primary != "" },
-		bond:    primaryField,
+		bond:    primaryField{},
 		show:    func(c *Config) string { return quote(c.Primary) },
 	},
 	enumRule("primaryReselect", "primary_reselect", activeSet, "", primaryReselectNames,
@@ -295,7 +295,7 @@ func u32Rule(key, kernel string, modes []Mode, def, typ, values, desc string, fi
 
 func u32RuleMax(key, kernel string, modes []Mode, def, typ, values string, max uint64, desc string, field func(*Config) **uint32, opt func(*BondOptions) **uint32) rule {
 	r := rule{OptionRule: OptionRule{Key: key, Kernel: kernel, Modes: modes, Default: def, Type: typ, Values: values, Description: desc},
-		bond: ptrField(field, opt, uint32(max), nil)}
+		bond: ptrField[uint32]{field, opt, uint32(max), nil}}
 	want := "an integer " + fmt.Sprintf("0..%d", max)
 	if strings.Contains(typ, "ms") {
 		want += " (ms)"
@@ -316,7 +316,7 @@ func u32RuleMax(key, kernel string, modes []Mode, def, typ, values string, max u
 
 func u8Rule(key, kernel string, modes []Mode, def, typ, values string, max uint64, desc string, field func(*Config) **uint8, opt func(*BondOptions) **uint8) rule {
 	r := rule{OptionRule: OptionRule{Key: key, Kernel: kernel, Modes: modes, Default: def, Type: typ, Values: values, Description: desc},
-		bond: ptrField(field, opt, uint32(max), nil)}
+		bond: ptrField[uint8]{field, opt, uint32(max), nil}}
 	flag := max == 1
 	r.decode = func(c *Config, k string, raw json.RawMessage) error {
 		var v uint64
@@ -344,7 +344,7 @@ func enumRule[T ~uint8 | ~uint32](key, kernel string, modes []Mode, def string, 
 	}
 	r := rule{OptionRule: OptionRule{Key: key, Kernel: kernel, Modes: modes, Default: def, Type: enumType,
 		Values: fmt.Sprintf("%s (or 0..%d)", enumNames(table), len(table)-1), Description: desc},
-		bond: ptrField(field, opt, uint32(len(table)-1), func(v T) string { return enumString(table, v) })}
+		bond: ptrField[T]{field, opt, uint32(len(table) - 1), table}}
 	r.decode = func(c *Config, k string, raw json.RawMessage) error {
 		v, err := decodeEnum(k, raw, table)
 		if err != nil {
