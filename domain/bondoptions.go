@@ -3,6 +3,7 @@ package domain
 import (
 	"encoding/json"
 	"fmt"
+	"iter"
 	"net/netip"
 	"slices"
 )
@@ -41,31 +42,35 @@ type bondField interface {
 	max() uint32
 }
 
-// BondOptionRows lists the bonding options of the option table, in table
-// order. It is built on each call (a few rows): nothing at package init.
-func BondOptionRows() []BondOption {
-	out := make([]BondOption, 0, len(rules))
-	for i := range rules {
-		if r := &rules[i]; r.bond != nil {
-			out = append(out, BondOption{Key: r.Key, Kernel: r.Kernel, r: r, f: r.bond})
+// BondOptionRows yields the bonding options of the option table, in table
+// order, straight from the table: nothing is built for it.
+func BondOptionRows() iter.Seq[BondOption] {
+	return func(yield func(BondOption) bool) {
+		for i := range rules {
+			if r := &rules[i]; r.bond != nil && !yield(BondOption{Key: r.Key, Kernel: r.Kernel, r: r, f: r.bond}) {
+				return
+			}
 		}
 	}
-	return out
 }
 
 // AcceptsMode reports whether the plugin accepts the option in mode m.
 func (b BondOption) AcceptsMode(m Mode) bool { return b.r.AcceptsMode(m) }
 
+// The methods take BondOptions by pointer, so that reading an option
+// does not copy (and, through the interface, allocate) the whole struct;
+// only SetUint and SetSample change it.
+
 // IsSet reports whether o sets the option.
-func (b BondOption) IsSet(o BondOptions) bool { return b.f.isSet(&o) }
+func (b BondOption) IsSet(o *BondOptions) bool { return b.f.isSet(o) }
 
 // Value is the option's value in o as the config writes it (a number, an
 // enum's name, a link name, a list of addresses), nil when not set.
-func (b BondOption) Value(o BondOptions) any {
-	if !b.f.isSet(&o) {
+func (b BondOption) Value(o *BondOptions) any {
+	if !b.f.isSet(o) {
 		return nil
 	}
-	return b.f.value(&o)
+	return b.f.value(o)
 }
 
 // Numeric reports whether the option is a number or an enum the kernel
@@ -74,26 +79,22 @@ func (b BondOption) Numeric() bool { return b.f.numeric() }
 
 // Uint returns a numeric option as the kernel's number, ok false when it
 // is not set (or not numeric).
-func (b BondOption) Uint(o BondOptions) (v uint32, ok bool) {
-	return b.f.num(&o)
-}
+func (b BondOption) Uint(o *BondOptions) (v uint32, ok bool) { return b.f.num(o) }
 
 // SetUint sets a numeric option to the kernel's number v (v is not
 // checked: a kernel reports what it holds); it does nothing for the others.
-func (b BondOption) SetUint(o *BondOptions, v uint32) {
-	b.f.setNum(o, v)
-}
+func (b BondOption) SetUint(o *BondOptions, v uint32) { b.f.setNum(o, v) }
 
 // Max is the largest value the kernel accepts for a numeric option.
 func (b BondOption) Max() uint32 { return b.f.max() }
 
 // Drift describes how got (the kernel's) differs from want, "" when want
 // does not set the option or got agrees.
-func (b BondOption) Drift(want, got BondOptions) string {
-	if !b.f.isSet(&want) {
+func (b BondOption) Drift(want, got *BondOptions) string {
+	if !b.f.isSet(want) {
 		return ""
 	}
-	return b.f.drift(b.Key, &want, &got)
+	return b.f.drift(b.Key, want, got)
 }
 
 // Sample is the row's Sample: a valid non-default value, as JSON.

@@ -33,27 +33,27 @@ func TestEveryRowIsComplete(t *testing.T) {
 			var o BondOptions
 			r.bond.spec(&c, &o)
 			b := BondOption{Key: r.Key, Kernel: r.Kernel, r: &r, f: r.bond}
-			require.True(t, b.IsSet(o), "spec building does not copy %s", r.Key)
-			assert.NotNil(t, b.Value(o), "no value to show")
+			require.True(t, b.IsSet(&o), "spec building does not copy %s", r.Key)
+			assert.NotNil(t, b.Value(&o), "no value to show")
 			var other BondOptions
 			require.NoError(t, b.SetSample(&other))
 			assert.Equal(t, o, other, "SetSample is the config's value")
-			for _, x := range BondOptionRows() {
+			for x := range BondOptionRows() {
 				if x.Key != r.Key {
-					assert.False(t, x.IsSet(o), "copying %s set %s too", r.Key, x.Key)
+					assert.False(t, x.IsSet(&o), "copying %s set %s too", r.Key, x.Key)
 				}
 			}
 
 			// Drift sees it missing, and agrees with itself.
-			assert.Contains(t, b.Drift(o, BondOptions{}), r.Key+": want ", "Drift does not compare %s", r.Key)
-			assert.Empty(t, b.Drift(o, o))
-			assert.Empty(t, b.Drift(BondOptions{}, o), "an option not asked for is not drift")
+			assert.Contains(t, b.Drift(&o, &BondOptions{}), r.Key+": want ", "Drift does not compare %s", r.Key)
+			assert.Empty(t, b.Drift(&o, &o))
+			assert.Empty(t, b.Drift(&BondOptions{}, &o), "an option not asked for is not drift")
 
 			if !b.Numeric() {
 				assert.Contains(t, []string{"primary", "arp_ip_target"}, r.Kernel, "only primary and arp_ip_target are not numbers")
 				return
 			}
-			v, ok := b.Uint(o)
+			v, ok := b.Uint(&o)
 			require.True(t, ok)
 			assert.LessOrEqual(t, v, b.Max())
 			assert.NotZero(t, b.Max(), "no kernel maximum")
@@ -69,7 +69,7 @@ func TestEveryRowIsComplete(t *testing.T) {
 func TestDriftNamesEveryOption(t *testing.T) {
 	var want BondOptions
 	var keys []string
-	for _, b := range BondOptionRows() {
+	for b := range BondOptionRows() {
 		require.NoError(t, b.SetSample(&want))
 		keys = append(keys, b.Key)
 	}

@@ -56,7 +56,7 @@ func caseFor(key string, m domain.Mode) (optionCase, bool) {
 	if c, ok := topologyCases[key]; ok {
 		return c, true
 	}
-	for _, r := range domain.BondOptionRows() {
+	for r := range domain.BondOptionRows() {
 		if r.Key != key {
 			continue
 		}
@@ -68,10 +68,10 @@ func caseFor(key string, m domain.Mode) (optionCase, bool) {
 		if strings.HasPrefix(r.Kernel, "arp_") {
 			c.group = "arp"
 		}
-		switch v := r.Value(o).(type) {
+		switch v := r.Value(&o).(type) {
 		case string:
 			c.want = v
-			if n, ok := r.Uint(o); ok { // an enum: sysfs shows its name and number
+			if n, ok := r.Uint(&o); ok { // an enum: sysfs shows its name and number
 				c.want = fmt.Sprintf("%s %d", v, n)
 			}
 		case []string:

@@ -55,7 +55,7 @@ func RunBondsContract(t *testing.T, mk HarnessMaker) {
 		h := mk(t)
 		ns := h.NewNetns(t)
 		o := domain.BondOptions{Mode: domain.ModeActiveBackup}
-		for _, r := range domain.BondOptionRows() {
+		for r := range domain.BondOptionRows() {
 			if arpMonitor(r) {
 				require.NoError(t, r.SetSample(&o))
 			}
@@ -352,7 +352,7 @@ func arpMonitor(r domain.BondOption) bool { return strings.HasPrefix(r.Kernel, "
 // slave (both have their own cases).
 func modeOptions(t *testing.T, m domain.Mode) domain.BondOptions {
 	o := domain.BondOptions{Mode: m}
-	for _, r := range domain.BondOptionRows() {
+	for r := range domain.BondOptionRows() {
 		if !r.Numeric() || arpMonitor(r) || !r.AcceptsMode(m) {
 			continue
 		}
@@ -369,8 +369,8 @@ func modeOptions(t *testing.T, m domain.Mode) domain.BondOptions {
 func assertOptions(t *testing.T, want, got domain.BondOptions) {
 	t.Helper()
 	assert.Equal(t, want.Mode, got.Mode, "mode")
-	for _, r := range domain.BondOptionRows() {
-		assert.Empty(t, r.Drift(want, got), "%s reads back as created", r.Kernel)
+	for r := range domain.BondOptionRows() {
+		assert.Empty(t, r.Drift(&want, &got), "%s reads back as created", r.Kernel)
 	}
 }
 

@@ -376,8 +376,8 @@ func attachmentJSON(a domain.Attachment) AttachmentJSON {
 // enum values by name; options not set (or not reported) are left out.
 func optionsJSON(o domain.BondOptions) map[string]any {
 	m := map[string]any{}
-	for _, r := range domain.BondOptionRows() {
-		if v := r.Value(o); v != nil {
+	for r := range domain.BondOptionRows() {
+		if v := r.Value(&o); v != nil {
 			m[r.Key] = v
 		}
 	}

@@ -2,6 +2,7 @@ package httpdebug
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -15,7 +16,7 @@ import (
 // (its row's Sample is written that way: numbers, enum names), and an
 // option not set is left out.
 func TestOptionsJSONShowsEveryOption(t *testing.T) {
-	rows := domain.BondOptionRows()
+	rows := slices.Collect(domain.BondOptionRows())
 	var o domain.BondOptions
 	for _, r := range rows {
 		require.NoError(t, r.SetSample(&o))

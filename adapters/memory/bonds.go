@@ -150,11 +150,11 @@ func newBond(op string, o domain.BondOptions) (*bond, error) {
 		}
 		b.primary = o.Primary
 	}
-	for _, r := range domain.BondOptionRows() {
+	for r := range domain.BondOptionRows() {
 		if !r.Numeric() || slices.Contains(monitorOptions, r.Kernel) {
 			continue
 		}
-		v, ok := r.Uint(o)
+		v, ok := r.Uint(&o)
 		if !ok {
 			v = moduleDefault(r.Kernel)
 		} else if modes := kernelModes(r.Kernel); modes != nil && !modes(b.mode) {
@@ -181,8 +181,8 @@ func (k *Kernel) options(n *netns, bl *link) domain.BondOptions {
 		ArpIPTargets: slices.Clone(b.targets),
 		ArpValidate:  new(b.arpValidate),
 	}
-	for _, r := range domain.BondOptionRows() {
-		if v, ok := r.Uint(b.plain); ok {
+	for r := range domain.BondOptionRows() {
+		if v, ok := r.Uint(&b.plain); ok {
 			r.SetUint(&o, v) // a copy: the caller's to change
 		}
 	}

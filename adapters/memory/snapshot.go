@@ -85,8 +85,8 @@ func (k *Kernel) snapLink(n *netns, l *link) LinkSnapshot {
 	if b := l.bond; b != nil {
 		o := k.options(n, l)
 		var plain strings.Builder
-		for _, r := range domain.BondOptionRows() {
-			if v, ok := r.Uint(b.plain); ok {
+		for r := range domain.BondOptionRows() {
+			if v, ok := r.Uint(&b.plain); ok {
 				fmt.Fprintf(&plain, " %s=%d", r.Kernel, v)
 			}
 		}

@@ -242,8 +242,8 @@ func bondTo(o domain.BondOptions, primary *uint32) (*driver.Bond, error) {
 		return nil, err
 	}
 	b := &driver.Bond{Mode: mode, Primary: primary}
-	for _, r := range domain.BondOptionRows() {
-		v, ok := r.Uint(o)
+	for r := range domain.BondOptionRows() {
+		v, ok := r.Uint(&o)
 		if !ok {
 			continue
 		}
@@ -266,7 +266,7 @@ func bondTo(o domain.BondOptions, primary *uint32) (*driver.Bond, error) {
 // an ifindex, which the caller resolves.
 func bondFrom(b *driver.Bond) domain.BondOptions {
 	o := domain.BondOptions{Mode: bondModeFrom(b.Mode)}
-	for _, r := range domain.BondOptionRows() {
+	for r := range domain.BondOptionRows() {
 		var v uint32
 		if set, _ := driverOption(b, r.Kernel, &v, false); set {
 			r.SetUint(&o, v)
