@@ -67,26 +67,19 @@ func TestModeConversion(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
+// fullOptions sets every bonding option of the option table to its
+// Sample, but primary (the kernel takes and reports an ifindex, which the
+// adapter resolves: the tests set it themselves).
 func fullOptions() domain.BondOptions {
-	return domain.BondOptions{
-		Mode:            domain.ModeActiveBackup,
-		Miimon:          ptr[uint32](100),
-		UpDelay:         ptr[uint32](200),
-		DownDelay:       ptr[uint32](300),
-		ArpInterval:     ptr[uint32](0),
-		ArpIPTargets:    []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")},
-		ArpValidate:     ptr(domain.ArpValidate(3)),
-		FailOverMac:     ptr(domain.FailOverMacActive),
-		XmitHashPolicy:  ptr(domain.XmitHashPolicy(2)),
-		LacpRate:        ptr(domain.LacpRate(1)),
-		PrimaryReselect: ptr(domain.PrimaryReselect(2)),
-		MinLinks:        ptr[uint32](1),
-		AdSelect:        ptr(domain.AdSelect(1)),
-		NumGratArp:      ptr[uint8](3),
-		PacketsPerSlave: ptr[uint32](5),
-		AllSlavesActive: ptr[uint8](1),
-		TLBDynamicLB:    ptr[uint8](0),
+	o := domain.BondOptions{Mode: domain.ModeActiveBackup}
+	for r := range domain.BondOptionRows() {
+		if r.Kernel != "primary" {
+			if err := r.SetSample(&o); err != nil {
+				panic(err)
+			}
+		}
 	}
+	return o
 }
 
 // encodeDecode puts b through the wire format and back.
