@@ -38,6 +38,8 @@ type bondField interface {
 	numeric() bool
 	num(o *BondOptions) (uint32, bool)
 	setNum(o *BondOptions, v uint32)
+	// configNum is num of the Config's field.
+	configNum(c *Config) (uint32, bool)
 	// max is the largest value the kernel accepts (numeric options).
 	max() uint32
 }
@@ -151,6 +153,13 @@ func (f ptrField[T]) num(o *BondOptions) (uint32, bool) {
 	return 0, false
 }
 
+func (f ptrField[T]) configNum(c *Config) (uint32, bool) {
+	if p := *f.cfg(c); p != nil {
+		return uint32(*p), true
+	}
+	return 0, false
+}
+
 func (f ptrField[T]) setNum(o *BondOptions, v uint32) {
 	t := T(v)
 	*f.opt(o) = &t
@@ -159,10 +168,11 @@ func (f ptrField[T]) setNum(o *BondOptions, v uint32) {
 // notNumeric is the numeric side of the options that are not numbers.
 type notNumeric struct{}
 
-func (notNumeric) numeric() bool                   { return false }
-func (notNumeric) num(*BondOptions) (uint32, bool) { return 0, false }
-func (notNumeric) setNum(*BondOptions, uint32)     {}
-func (notNumeric) max() uint32                     { return 0 }
+func (notNumeric) numeric() bool                    { return false }
+func (notNumeric) num(*BondOptions) (uint32, bool)  { return 0, false }
+func (notNumeric) setNum(*BondOptions, uint32)      {}
+func (notNumeric) max() uint32                      { return 0 }
+func (notNumeric) configNum(*Config) (uint32, bool) { return 0, false }
 
 // primaryField: the kernel stores the primary by name (it takes and
 // reports an ifindex, which the adapters resolve).

@@ -279,24 +279,16 @@ func (v *validator) ranges() {
 	if c.MTU != 0 && (c.MTU < 68 || c.MTU > 65535) {
 		v.fail("mtu", "mtu: %d is out of range; allowed: 0 (keep the links' MTU) or 68..65535", c.MTU)
 	}
-	for _, f := range []struct {
-		key string
-		p   *uint32
-		max uint32
-	}{
-		{"miimon", c.Miimon, IntMax}, {"updelay", c.UpDelay, IntMax}, {"downdelay", c.DownDelay, IntMax},
-		{"arpInterval", c.ArpInterval, IntMax}, {"minLinks", c.MinLinks, IntMax}, {"packetsPerSlave", c.PacketsPerSlave, 65535},
-	} {
-		if f.p != nil && *f.p > f.max {
-			v.fail(f.key, "%s: %d is out of range; allowed: 0..%d", f.key, *f.p, f.max)
+	for _, r := range rules {
+		if r.bond == nil {
+			continue
 		}
-	}
-	for _, f := range []struct {
-		key string
-		p   *uint8
-	}{{"allSlavesActive", c.AllSlavesActive}, {"tlbDynamicLb", c.TLBDynamicLB}} {
-		if f.p != nil && *f.p > 1 {
-			v.fail(f.key, "%s: %d is out of range; allowed: 0, 1", f.key, *f.p)
+		if n, ok := r.bond.configNum(c); ok && n > r.bond.max() {
+			allowed := fmt.Sprintf("0..%d", r.bond.max())
+			if r.bond.max() == 1 {
+				allowed = "0, 1"
+			}
+			v.fail(r.Key, "%s: %d is out of range; allowed: %s", r.Key, n, allowed)
 		}
 	}
 }
