@@ -20,7 +20,9 @@ const MaxArpIPTargets = 16
 
 // OptionRule describes one plugin config key: its kernel counterpart, the
 // modes it is accepted in, and what values it takes. The same table drives
-// parsing, validation, the README key table and the kernel tests.
+// parsing, validation and the README key table; its bonding options
+// (BondOptionRows) also drive spec building, Drift, the debug API, the
+// adapters' conversions and the tests.
 type OptionRule struct {
 	// Key is the JSON key in the network config.
 	Key string
