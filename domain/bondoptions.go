@@ -48,8 +48,9 @@ type bondField interface {
 // order, straight from the table: nothing is built for it.
 func BondOptionRows() iter.Seq[BondOption] {
 	return func(yield func(BondOption) bool) {
-		for i := range rules {
-			if r := &rules[i]; r.bond != nil && !yield(BondOption{Key: r.Key, Kernel: r.Kernel, r: r, f: r.bond}) {
+		rs := rules()
+		for i := range rs {
+			if r := &rs[i]; r.bond != nil && !yield(BondOption{Key: r.Key, Kernel: r.Kernel, r: r, f: r.bond}) {
 				return
 			}
 		}

@@ -17,7 +17,7 @@ import (
 // memory kernel through the contract suite, the README table).
 func TestEveryRowIsComplete(t *testing.T) {
 	linkAttrs := []string{"", "mode", "slaves", "mtu"} // not bonding options of BondOptions
-	for _, r := range rules {
+	for _, r := range rules() {
 		t.Run(r.Key, func(t *testing.T) {
 			require.NotEmpty(t, r.Sample, "no Sample: every row needs the value the tests set")
 			var c Config

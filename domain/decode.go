@@ -51,7 +51,7 @@ func parse(data []byte) (*Config, *validator, error) {
 		}
 		v.failErr(k.key, err)
 	}
-	for _, r := range rules {
+	for _, r := range rules() {
 		raw, key, err := obj.get(r.Key)
 		if err == nil && raw != nil {
 			err = r.decode(c, key, raw)

@@ -20,7 +20,7 @@ func Drift(spec BondSpec, wantMTU int, st BondState, addrs []IPConfig, wantIPs [
 	if want.Mode != got.Mode {
 		d = append(d, fmt.Sprintf("mode: want %s, kernel has %s", want.Mode, got.Mode))
 	}
-	for _, r := range rules {
+	for _, r := range rules() {
 		if r.bond != nil && r.bond.isSet(&want) {
 			if l := r.bond.drift(r.Key, &want, &got); l != "" {
 				d = append(d, l)

@@ -3,6 +3,7 @@ package domain
 import (
 	"slices"
 	"strings"
+	"sync"
 )
 
 // KeyHint is an unknown top-level key that looks like one of the plugin's:
@@ -46,11 +47,13 @@ var unsupportedKernelOptions = []string{
 type keyCandidate struct{ norm, key string }
 
 // keyCandidates lists every plugin key under its own and its kernel
-// spelling, in table order so ties resolve the same way every time.
-var keyCandidates = func() []keyCandidate {
+// spelling, in table order so ties resolve the same way every time. Built
+// on first use: only a config with an unknown key needs it, and every exec
+// of the plugin (VERSION included) would pay for it at package init.
+var keyCandidates = sync.OnceValue(func() []keyCandidate {
 	var out []keyCandidate
 	add := func(spelling, key string) { out = append(out, keyCandidate{normKey(spelling), key}) }
-	for _, r := range rules {
+	for _, r := range rules() {
 		add(r.Key, r.Key)
 		if r.Kernel != "" {
 			add(r.Kernel, r.Key)
@@ -61,7 +64,7 @@ var keyCandidates = func() []keyCandidate {
 		add(k, k)
 	}
 	return out
-}()
+})
 
 // normKey folds case and drops the separators people put between words.
 func normKey(s string) string {
@@ -94,7 +97,7 @@ func hintFor(key string) (KeyHint, bool) {
 		limit = 2
 	}
 	best, bestD := "", limit+1
-	for _, c := range keyCandidates {
+	for _, c := range keyCandidates() {
 		if d := editDistance(n, c.norm, bestD); d < bestD {
 			best, bestD = c.key, d
 		}

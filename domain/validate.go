@@ -66,7 +66,7 @@ func (c *Config) spec(ifname string, v *validator) (BondSpec, error) {
 
 func (c *Config) bondSpec(ifname string, mode Mode) BondSpec {
 	o := BondOptions{Mode: mode}
-	for _, r := range rules {
+	for _, r := range rules() {
 		if r.bond != nil {
 			r.bond.spec(c, &o)
 		}
@@ -279,7 +279,7 @@ func (v *validator) ranges() {
 	if c.MTU != 0 && (c.MTU < 68 || c.MTU > 65535) {
 		v.fail("mtu", "mtu: %d is out of range; allowed: 0 (keep the links' MTU) or 68..65535", c.MTU)
 	}
-	for _, r := range rules {
+	for _, r := range rules() {
 		if r.bond == nil {
 			continue
 		}
@@ -297,7 +297,7 @@ func (v *validator) ranges() {
 // accept it is refused (the kernel either refuses it with EACCES or
 // ignores it).
 func (v *validator) modeRules(m Mode) {
-	for _, r := range rules {
+	for _, r := range rules() {
 		if !r.present(v.c) || r.AcceptsMode(m) {
 			continue
 		}

@@ -332,7 +332,7 @@ func TestSpecConfigBuiltInCode(t *testing.T) {
 // sample holds each key's Sample, decoded.
 var sample = func() map[string]any {
 	m := map[string]any{}
-	for _, r := range rules {
+	for _, r := range rules() {
 		var v any
 		if err := json.Unmarshal([]byte(r.Sample), &v); err == nil {
 			m[r.Key] = v
@@ -349,7 +349,7 @@ var otherSample = map[string]any{
 
 func TestOptionRulesTable(t *testing.T) {
 	rs := OptionRules()
-	require.Len(t, rs, len(rules))
+	require.Len(t, rs, len(rules()))
 	seen := map[string]bool{}
 	for _, r := range rs {
 		t.Run(r.Key, func(t *testing.T) {
@@ -439,7 +439,7 @@ func TestOptionRulesDriveValidation(t *testing.T) {
 				assert.Contains(t, msg, "mode "+m.String())
 				assert.Contains(t, msg, modeList(r.Modes))
 				var shown string
-				for _, x := range rules {
+				for _, x := range rules() {
 					if x.Key == r.Key {
 						shown = x.show(c)
 					}
