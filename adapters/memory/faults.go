@@ -1,60 +1,78 @@
 package memory
 
+// Fault injection (FailAfter, FailOn: a chosen call fails, changing
+// nothing) and the log of mutating calls (Ops).
+
 import (
-	"errors"
+	"context"
 	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/bondcni/bond/domain"
 )
 
-// kernelError is a refusal as the kernel would give it: an errno name, the
-// kernel's (extack or dmesg) message, and the domain sentinel the real
-// adapters map that errno to.
-type kernelError struct {
-	op    string
-	errno string
-	msg   string
-	kind  error
+// FailAfter makes the mutating call that follows the next n of them fail
+// with an error wrapping err (n = 0: the next one). Mutating calls are Move,
+// Restore, SetUp, Delete, CreateBond, Enslave, Release and Configure. The
+// failing call changes nothing. One-shot; several may be armed.
+func (k *Kernel) FailAfter(n int, err error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.f.failAfter(n, err)
 }
 
-func (e *kernelError) Error() string {
-	return fmt.Sprintf("%s: %s (%s)", e.op, e.msg, e.errno)
+// FailOn makes the nth next call (1 = the next one) of the named
+// operation fail with an error wrapping err, changing nothing. op is a
+// method name: "Move", "Restore", "SetUp", "Delete", "CreateBond",
+// "Enslave", "Release", "Configure", or a read such as "Link",
+// "LinkByIndex", "LinkByMAC", "Bond", "Addresses", "Check", "Speed".
+// One-shot; several may be armed. "Enslave/master" fails
+// an Enslave half-way, after its down message, as a kernel refusing the
+// enslave itself does.
+func (k *Kernel) FailOn(op string, nth int, err error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.f.failOn(op, nth, err)
 }
 
-func (e *kernelError) Unwrap() error { return e.kind }
+// ClearFaults disarms every pending failure.
+func (k *Kernel) ClearFaults() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.f.clear()
+}
 
-// sentinels maps errnos to domain errors as adapters/nlkernel does.
-func sentinelOf(errno string) error {
-	switch errno {
-	case "ENODEV", "ENOENT":
-		return domain.ErrNotFound
-	case "EEXIST":
-		return domain.ErrExists
-	case "EBUSY":
-		return domain.ErrBusy
-	case "EOPNOTSUPP":
-		return domain.ErrUnsupported
-	case "EADDRNOTAVAIL":
-		return domain.ErrMACRefused
+// Injected lists the operations that failed by injection so far.
+func (k *Kernel) Injected() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.f.firedOps()
+}
+
+// PendingFaults is the number of armed failures that have not fired.
+func (k *Kernel) PendingFaults() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.f.pending()
+}
+
+// Ops returns the log of mutating calls with their outcome, for debugging
+// a failing test. Its wording is not part of the API.
+func (k *Kernel) Ops() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.ops)
+}
+
+// begin starts a call: the context, then an armed failure. Lock held.
+func (k *Kernel) begin(ctx context.Context, op string, mutating bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	return domain.ErrKernelRefused
+	return k.f.hit(op, mutating)
 }
 
-// refuse builds a kernel-like error for op.
-func refuse(op, errno, format string, args ...any) error {
-	return &kernelError{op: op, errno: errno, msg: fmt.Sprintf(format, args...), kind: sentinelOf(errno)}
-}
-
-// ErrnoOf returns the errno name ("EPERM", "EBUSY", ...) of an error the
-// memory kernel refused an operation with, or "" if err is not one.
-func ErrnoOf(err error) string {
-	var ke *kernelError
-	if errors.As(err, &ke) {
-		return ke.errno
-	}
-	return ""
+func (k *Kernel) logOp(op string, err error, format string, args ...any) {
+	k.ops = append(k.ops, opLog(op, err, format, args...))
 }
 
 // InjectedError is what a call armed by FailAfter or FailOn returns; it
