@@ -47,27 +47,35 @@ func Create(path string) error {
 		return fmt.Errorf("creating mount point: %w", err)
 	}
 	f.Close()
-	errc := make(chan error, 1)
-	go func() {
-		// Never unlocked: the thread leaves the namespace it was in, so it
-		// must die with this goroutine.
-		runtime.LockOSThread()
+	err = OnDiscardedThread(func() error {
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("unshare: %w", err)
-			return
+			return fmt.Errorf("unshare: %w", err)
 		}
 		self := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
 		if err := unix.Mount(self, path, "", unix.MS_BIND, ""); err != nil {
-			errc <- fmt.Errorf("bind-mounting %s on %s: %w", self, path, err)
-			return
+			return fmt.Errorf("bind-mounting %s on %s: %w", self, path, err)
 		}
-		errc <- nil
-	}()
-	if err := <-errc; err != nil {
+		return nil
+	})
+	if err != nil {
 		os.Remove(path)
 		return err
 	}
 	return nil
+}
+
+// OnDiscardedThread runs fn on a fresh goroutine locked to its OS thread
+// and never unlocked, so the thread ends with the goroutine: fn may change
+// the thread for good (unshare a namespace, enter one it cannot leave) and
+// no other goroutine ever runs there. To run code in a namespace and come
+// back, use netns.Do, which hands the thread back only once it is restored.
+func OnDiscardedThread(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		errc <- fn()
+	}()
+	return <-errc
 }
 
 // Destroy unmounts and removes a namespace made by Create. The namespace
