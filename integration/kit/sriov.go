@@ -17,6 +17,9 @@ import (
 	"github.com/jsimonetti/rtnetlink/v2"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/bondcni/bond/adapters/netns"
+	"github.com/bondcni/bond/domain"
 )
 
 // The SR-IOV lane's machine (integration/vm/run.sh with VM_SRIOV=1): two
@@ -264,7 +267,7 @@ func SetVF(t testing.TB, vf VF, cfg VFConfig) {
 // moveRename moves a link to another namespace under a new name in one
 // message, as the SR-IOV plugin does.
 func moveRename(from, name, to, newName string) error {
-	f, err := openNetns(to)
+	f, err := netns.Open(domain.Netns(to))
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bondcni/bond/adapters/netns"
+	"github.com/bondcni/bond/domain"
 )
 
 // Traffic is generated and received in Go: the VM has busybox only. A
@@ -26,7 +29,7 @@ import (
 // several kB each against it), so the socket drops nothing.
 func ListenUDP(ns string, addr netip.AddrPort) (*net.UDPConn, error) {
 	var c *net.UDPConn
-	err := onThreadIn(ns, func() error {
+	err := netns.Do(domain.Netns(ns), func() error {
 		var err error
 		c, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(addr))
 		return err
@@ -398,7 +401,7 @@ func SendDF(t testing.TB, ns string, server netip.AddrPort, size int, wait time.
 func LACPDUs(ns, link string, outgoing bool, d time.Duration) (int, error) {
 	const ethPAll = 0x0003
 	var fd int
-	err := onThreadIn(ns, func() error {
+	err := netns.Do(domain.Netns(ns), func() error {
 		ifi, err := net.InterfaceByName(link)
 		if err != nil {
 			return err

@@ -11,6 +11,9 @@ import (
 	"github.com/jsimonetti/rtnetlink/v2/driver"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/bondcni/bond/adapters/netns"
+	"github.com/bondcni/bond/domain"
 )
 
 // VLAN protocols (EtherTypes of the tag).
@@ -68,7 +71,7 @@ func RxPackets(t testing.TB, ns, name string) uint64 {
 // consumes: where a frame is counted on the receiving side shows which
 // device the kernel delivered it to.
 func SendFrames(ns, link string, dst net.HardwareAddr, vlan, tpid uint16, n int) error {
-	return onThreadIn(ns, func() error {
+	return netns.Do(domain.Netns(ns), func() error {
 		ifi, err := net.InterfaceByName(link)
 		if err != nil {
 			return err
