@@ -49,6 +49,7 @@ import (
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 
 	"github.com/bondcni/bond/adapters/cni"
+	"github.com/bondcni/bond/adapters/netns"
 	"github.com/bondcni/bond/domain"
 	"github.com/bondcni/bond/integration/kit"
 )
@@ -786,7 +787,7 @@ func (b *bench) extraLinks() error {
 				return err
 			}
 			// The plugin is born in the thread's namespace: the sandbox host.
-			err = inNetns(h.ns, func() error {
+			err = netns.Do(domain.Netns(h.ns), func() error {
 				d, err := b.add(a)
 				if err != nil {
 					return err

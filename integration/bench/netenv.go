@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 
 	"github.com/jsimonetti/rtnetlink/v2"
 	"github.com/jsimonetti/rtnetlink/v2/driver"
@@ -150,27 +149,6 @@ func linkCount(ns string) (int, error) {
 	defer c.Close()
 	msgs, err := c.Execute(&rtnetlink.LinkMessage{}, unix.RTM_GETLINK, netlink.Request|netlink.Dump)
 	return len(msgs), err
-}
-
-// inNetns runs fn on a thread switched into ns; processes fn starts are
-// born there. The thread is never switched back: it ends with fn.
-func inNetns(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the runtime discards the thread
-		f, err := os.Open(ns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
 }
 
 // hostNICsHome tells whether both NICs are in the host namespace and not
