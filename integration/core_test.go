@@ -17,48 +17,11 @@ import (
 	"github.com/bondcni/bond/integration/kit"
 )
 
-// seedHostConf is the seed's first example (StarlingX: two host NICs in
-// active-backup) with host-local standing in for calico-ipam; kubernetes
-// and datastore_type stay as in the seed.
-func seedHostConf(cniVersion, ipam string) string {
-	if ipam == "" {
-		ipam = `{"type": "host-local", "subnet": "10.10.20.0/24", "dataDir": "/tmp/host-local"}`
-	}
-	return fmt.Sprintf(`{
-  "cniVersion": %q,
-  "name": "bond0",
-  "type": "bond",
-  "ifname": "net1",
-  "mode": "active-backup",
-  "miimon": "100",
-  "failOverMac": 1,
-  "links": [{"name": "eth1000"}, {"name": "eth1001"}],
-  "ipam": %s,
-  "kubernetes": {"kubeconfig": "/etc/cni/net.d/calico-kubeconfig"},
-  "datastore_type": "kubernetes"
-}`, cniVersion, ipam)
-}
-
-// seedSRIOVConf is the seed's second example: two VFs already in the pod
-// (net1, net2) bonded 802.3ad with static IPAM. veth pairs stand in for
-// the VFs.
-const seedSRIOVConf = `{
-  "cniVersion": "0.3.1",
-  "name": "bond0",
-  "ifname": "bond0",
-  "type": "bond",
-  "mode": "802.3ad",
-  "miimon": "100",
-  "linksInContainer": true,
-  "links": [{"name": "net1"}, {"name": "net2"}],
-  "ipam": {"type": "static", "addresses": [{"address": "192.168.0.1/24"}]}
-}`
-
 func TestSeedHostNICsActiveBackup(t *testing.T) {
 	e := newCNI(t)
 	before1, before2 := snap(t, "", hostNIC1), snap(t, "", hostNIC2)
 	pod := kit.NewNetns(t, "pod")
-	a := e.attachment(seedHostConf("0.3.1", ""), pod, "net1")
+	a := e.attachment(kit.SeedHostConf("0.3.1", ""), pod, "net1")
 
 	res := e.mustAdd(a)
 	require.Len(t, res.Interfaces, 1, "only the bond is listed: slaves with a sandbox would become Multus network-status entries")
@@ -105,7 +68,7 @@ func TestHostNICStateRestoredExactly(t *testing.T) {
 	})
 	before1, before2 := snap(t, "", hostNIC1), snap(t, "", hostNIC2)
 	pod := kit.NewNetns(t, "pod")
-	conf := strings.Replace(seedHostConf("1.0.0", ""), `"failOverMac": 1,`, `"failOverMac": 0,`, 1)
+	conf := strings.Replace(kit.SeedHostConf("1.0.0", ""), `"failOverMac": 1,`, `"failOverMac": 0,`, 1)
 	a := e.attachment(conf, pod, "net1")
 	res := e.mustAdd(a)
 	bond := kit.MustLink(t, pod, "net1")
@@ -124,7 +87,7 @@ func TestSeedSRIOVInPod8023ad(t *testing.T) {
 	kit.SetUp(t, pod, "net1", true) // as the SR-IOV plugin leaves a VF
 	before1, before2 := snap(t, pod, "net1"), snap(t, pod, "net2")
 
-	a := e.attachment(seedSRIOVConf, pod, "bond0")
+	a := e.attachment(kit.SeedSRIOVConf, pod, "bond0")
 	res := e.mustAdd(a)
 	require.Len(t, res.Interfaces, 1)
 	assert.Equal(t, "bond0", res.Interfaces[0].Name)
@@ -153,7 +116,7 @@ func TestRecordingIPAMReceivesWholeConfig(t *testing.T) {
 	t.Setenv("BOND_TEST_RUNTIME_SECRET", "not for IPAM")
 	nodeFile(t, `{"ipamEnv": ["RECORDING_IPAM_DIR"], "hostLinks": ["*"]}`)
 	pod := kit.NewNetns(t, "pod")
-	conf := seedHostConf("0.3.1", `{"type": "recording-ipam", "assign_ipv4": "true", "ipv4_pools": ["mypool"]}`)
+	conf := kit.SeedHostConf("0.3.1", `{"type": "recording-ipam", "assign_ipv4": "true", "ipv4_pools": ["mypool"]}`)
 	a := e.attachment(conf, pod, "net1")
 	res := e.mustAdd(a)
 	assert.Contains(t, ipsOf(t, pod, "net1"), res.IPs[0].Address.String())
@@ -282,7 +245,7 @@ func TestDelAfterPodNetnsGoneReturnsRenamedNICs(t *testing.T) {
 	e := newCNI(t)
 	before1, before2 := snap(t, "", hostNIC1), snap(t, "", hostNIC2)
 	pod := kit.NewNetns(t, "pod")
-	a := e.attachment(seedHostConf("1.1.0", ""), pod, "net1")
+	a := e.attachment(kit.SeedHostConf("1.1.0", ""), pod, "net1")
 	e.mustAdd(a)
 
 	// A squatter takes eth1000's name on the host, so when the pod netns
@@ -400,7 +363,7 @@ func TestIPAMFailureLeavesHostAsFound(t *testing.T) {
 	// host-local refuses a range outside its subnet: IPAM ADD fails after
 	// the NICs moved into the pod and the bond was built.
 	bad := `{"type":"host-local","ranges":[[{"subnet":"10.97.0.0/24","rangeStart":"10.96.0.10"}]],"dataDir":"/tmp/hl-bad"}`
-	a := e.attachment(seedHostConf("1.1.0", bad), pod, "net1")
+	a := e.attachment(kit.SeedHostConf("1.1.0", bad), pod, "net1")
 	_, err := e.add(a)
 	require.Error(t, err)
 	assert.Equal(t, before1, snap(t, "", hostNIC1))
@@ -416,7 +379,7 @@ func TestBogusModeIsRefusedBeforeAnyChange(t *testing.T) {
 	e := newCNI(t)
 	before1, before2 := snap(t, "", hostNIC1), snap(t, "", hostNIC2)
 	pod := kit.NewNetns(t, "pod")
-	conf := strings.Replace(seedHostConf("0.3.1", ""), `"active-backup"`, `"bogus"`, 1)
+	conf := strings.Replace(kit.SeedHostConf("0.3.1", ""), `"active-backup"`, `"bogus"`, 1)
 	out, stderr, code := e.execBond(map[string]string{"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "bogus1", "CNI_NETNS": pod, "CNI_IFNAME": "net1"}, conf)
 	assert.Equal(t, 1, code)
 	ce := cniError(t, out)
@@ -446,7 +409,7 @@ func TestDelLeavesForeignLinkAlone(t *testing.T) {
 	pod, sw := kit.NewNetns(t, "pod"), kit.NewNetns(t, "switch")
 	// A link named like CNI_IFNAME that this plugin did not create.
 	kit.Veth(t, pod, "net1", nil, sw, "p1", 0)
-	a := e.attachment(seedHostConf("1.1.0", ""), pod, "net1")
+	a := e.attachment(kit.SeedHostConf("1.1.0", ""), pod, "net1")
 	require.NoError(t, e.del(a))
 	assert.False(t, absent(t, pod, "net1"), "a foreign net1 survives DEL")
 	// ADD refuses to reuse the taken name.

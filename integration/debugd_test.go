@@ -222,7 +222,7 @@ func TestDebugd(t *testing.T) {
 	d := startDebugd(t, e, "--textfile", textfile, "--textfile-interval", "1s", "--node-name", "vm-node")
 
 	// Validate, read-only: the host NICs are observed live.
-	seed := seedHostConf("1.0.0", "")
+	seed := kit.SeedHostConf("1.0.0", "")
 	r, err := http.Post(d.base+"/v1/validate?ifname=net1", "application/json", strings.NewReader(seed))
 	require.NoError(t, err)
 	var val httpdebug.ValidationJSON

@@ -27,7 +27,7 @@ func TestRaceTwoPodsForSameHostNICs(t *testing.T) {
 	const rounds = 20
 	for round := 0; round < rounds; round++ {
 		podA, podB := kit.NewNetns(t, "raceA"), kit.NewNetns(t, "raceB")
-		conf := seedHostConf("1.1.0", `{"type":"host-local","subnet":"10.10.21.0/24","dataDir":"/tmp/race-host-local"}`)
+		conf := kit.SeedHostConf("1.1.0", `{"type":"host-local","subnet":"10.10.21.0/24","dataDir":"/tmp/race-host-local"}`)
 		a, b := e.attachment(conf, podA, "net1"), e.attachment(conf, podB, "net1")
 		var errA, errB error
 		var wg sync.WaitGroup
@@ -120,7 +120,7 @@ func TestKill9DuringAddThenDelRestores(t *testing.T) {
 	dataDir := "/tmp/kill-host-local"
 	for _, step := range steps {
 		t.Run(strings.ReplaceAll(step, " ", "_"), func(t *testing.T) {
-			conf := seedHostConf("1.1.0", fmt.Sprintf(`{"type":"host-local","subnet":"10.10.22.0/24","dataDir":%q}`, dataDir))
+			conf := kit.SeedHostConf("1.1.0", fmt.Sprintf(`{"type":"host-local","subnet":"10.10.22.0/24","dataDir":%q}`, dataDir))
 			killAtStepThenDel(t, e, hooks, conf, step, dataDir, before1, before2)
 		})
 	}
@@ -180,7 +180,7 @@ func TestBadInputRefusedWithoutChange(t *testing.T) {
 	pod := kit.NewNetns(t, "bad")
 	notNetns := filepath.Join(t.TempDir(), "plain-file")
 	require.NoError(t, os.WriteFile(notNetns, nil, 0o600))
-	good := seedHostConf("1.1.0", "")
+	good := kit.SeedHostConf("1.1.0", "")
 	var thousand []string
 	for i := 0; i < 1000; i++ {
 		thousand = append(thousand, fmt.Sprintf(`{"name":"l%d"}`, i))
@@ -257,7 +257,7 @@ func TestUnsafeHostNICRefused(t *testing.T) {
 		kit.AddAddress(t, "", hostNIC1, "192.0.2.10/24")
 		before1, before2 := snap(t, "", hostNIC1), snap(t, "", hostNIC2)
 		pod := kit.NewNetns(t, "unsafe")
-		_, err := e.add(e.attachment(seedHostConf("1.1.0", ""), pod, "net1"))
+		_, err := e.add(e.attachment(kit.SeedHostConf("1.1.0", ""), pod, "net1"))
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "192.0.2.10/24")
 		assert.Contains(t, err.Error(), "allowUnsafeHostLinks")
@@ -271,7 +271,7 @@ func TestUnsafeHostNICRefused(t *testing.T) {
 		kit.AddAddress(t, "", hostNIC2, "192.0.2.20/24")
 		kit.AddDefaultRoute(t, "", hostNIC2, "192.0.2.1")
 		pod := kit.NewNetns(t, "unsafe")
-		_, err := e.add(e.attachment(seedHostConf("1.1.0", ""), pod, "net1"))
+		_, err := e.add(e.attachment(kit.SeedHostConf("1.1.0", ""), pod, "net1"))
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "default route")
 		assert.Contains(t, err.Error(), hostNIC2)
@@ -281,7 +281,7 @@ func TestUnsafeHostNICRefused(t *testing.T) {
 		nodeFile(t, `{"allowUnsafeHostLinks": true, "hostLinks": ["*"]}`)
 		kit.AddAddress(t, "", hostNIC1, "192.0.2.10/24")
 		pod := kit.NewNetns(t, "unsafe")
-		conf := strings.Replace(seedHostConf("1.1.0", ""), `"failOverMac": 1,`, `"failOverMac": 1, "allowUnsafeHostLinks": true,`, 1)
+		conf := strings.Replace(kit.SeedHostConf("1.1.0", ""), `"failOverMac": 1,`, `"failOverMac": 1, "allowUnsafeHostLinks": true,`, 1)
 		a := e.attachment(conf, pod, "net1")
 		e.mustAdd(a)
 		require.NoError(t, e.del(a))

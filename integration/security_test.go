@@ -47,7 +47,7 @@ func TestHostNICAllowlist(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := nodeFile(t, tc.node)
 			pod := kit.NewNetns(t, "allow")
-			_, err := e.add(e.attachment(seedHostConf("1.0.0", ""), pod, "net1"))
+			_, err := e.add(e.attachment(kit.SeedHostConf("1.0.0", ""), pod, "net1"))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "host link "+tc.refused+" is not one the node admin lets pods take")
 			assert.Contains(t, err.Error(), p)
@@ -59,7 +59,7 @@ func TestHostNICAllowlist(t *testing.T) {
 	t.Run("glob allows both", func(t *testing.T) {
 		nodeFile(t, `{"hostLinks": ["eth100?"]}`)
 		pod := kit.NewNetns(t, "allow")
-		a := e.attachment(seedHostConf("1.0.0", ""), pod, "net1")
+		a := e.attachment(kit.SeedHostConf("1.0.0", ""), pod, "net1")
 		e.mustAdd(a)
 		proc, err := kit.ProcBonding(pod, "net1")
 		require.NoError(t, err)
@@ -79,7 +79,7 @@ func TestHostNICAllowlistIsNotBypassedByAnAltname(t *testing.T) {
 	before1, before2 := snap(t, "", hostNIC1), snap(t, "", hostNIC2)
 	kit.AltName(t, "", hostNIC2, "podnic1")
 	p := nodeFile(t, `{"hostLinks": ["eth1000", "podnic*"]}`)
-	conf := strings.Replace(seedHostConf("1.0.0", ""), `"`+hostNIC2+`"`, `"podnic1"`, 1)
+	conf := strings.Replace(kit.SeedHostConf("1.0.0", ""), `"`+hostNIC2+`"`, `"podnic1"`, 1)
 	require.Contains(t, conf, `"podnic1"`)
 	pod := kit.NewNetns(t, "alt")
 	_, err := e.add(e.attachment(conf, pod, "net1"))
@@ -107,7 +107,7 @@ func TestHostNICAllowlistIsNotBypassedByAnAltname(t *testing.T) {
 func TestUnsafeOptInNeedsTheNodeAdmin(t *testing.T) {
 	e := newCNI(t)
 	kit.AddAddress(t, "", hostNIC1, "192.0.2.10/24")
-	conf := strings.Replace(seedHostConf("1.1.0", ""), `"failOverMac": 1,`, `"failOverMac": 1, "allowUnsafeHostLinks": true,`, 1)
+	conf := strings.Replace(kit.SeedHostConf("1.1.0", ""), `"failOverMac": 1,`, `"failOverMac": 1, "allowUnsafeHostLinks": true,`, 1)
 	before1, before2 := snap(t, "", hostNIC1), snap(t, "", hostNIC2)
 
 	t.Setenv("BOND_NODE_CONFIG", filepath.Join(t.TempDir(), "absent.json"))
@@ -135,7 +135,7 @@ func TestDelRefusesAVethPlantedUnderTheNICsName(t *testing.T) {
 	e := newCNI(t)
 	before1, before2 := snap(t, "", hostNIC1), snap(t, "", hostNIC2)
 	pod, other := kit.NewNetns(t, "pod"), kit.NewNetns(t, "peer")
-	a := e.attachment(seedHostConf("1.0.0", ""), pod, "net1")
+	a := e.attachment(kit.SeedHostConf("1.0.0", ""), pod, "net1")
 	e.mustAdd(a)
 
 	// What the pod does: tear down the bond, hide the NIC, plant a veth.

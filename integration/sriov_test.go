@@ -48,7 +48,7 @@ func TestSRIOVSeedLACP(t *testing.T) {
 	before := map[string]linkSnap{"net1": snap(t, tp.Pod, "net1"), "net2": snap(t, tp.Pod, "net2")}
 
 	// The seed's bond config verbatim (core_test.go).
-	a := e.attachment(seedSRIOVConf, tp.Pod, "bond0")
+	a := e.attachment(kit.SeedSRIOVConf, tp.Pod, "bond0")
 	e.mustAdd(a)
 	took := waitLACP(t, tp, "bond0", 30*time.Second)
 	t.Logf("FIGURE sriov-lacp-negotiation-ms=%d (two igbvf VFs of two PFs, partner fast)", took.Milliseconds())

@@ -20,7 +20,7 @@ func TestDelUndoesAnAttachmentRecordedAtThePreviousLocation(t *testing.T) {
 	e := newCNI(t)
 	pod := kit.NewNetns(t, "upgrade")
 	previous := t.TempDir() // stands for /var/lib/cni/bond
-	conf := seedHostConf("1.1.0", `{"type":"static","addresses":[{"address":"10.10.23.2/24"}]}`)
+	conf := kit.SeedHostConf("1.1.0", `{"type":"static","addresses":[{"address":"10.10.23.2/24"}]}`)
 	before1, before2 := snap(t, "", hostNIC1), snap(t, "", hostNIC2)
 	ctr := fmt.Sprintf("upgrade%d%d", os.Getpid(), ctrSeq.Add(1))
 	env := map[string]string{"CNI_CONTAINERID": ctr, "CNI_NETNS": pod, "CNI_IFNAME": "net1"}

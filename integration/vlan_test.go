@@ -201,7 +201,7 @@ func TestVLANCheckDrift(t *testing.T) {
 
 // hostVLANConf is the seed's host-NIC config with a VLAN.
 func hostVLANConf() string {
-	return strings.Replace(seedHostConf("1.1.0", ""), `"miimon": "100",`, `"miimon": "100", "vlan": 100,`, 1)
+	return strings.Replace(kit.SeedHostConf("1.1.0", ""), `"miimon": "100",`, `"miimon": "100", "vlan": 100,`, 1)
 }
 
 func TestVLANDelAfterPodNetnsGone(t *testing.T) {
@@ -320,7 +320,7 @@ func TestVLANKill9DuringAddThenDelRestores(t *testing.T) {
 	hooks := filepath.Join(e.binDir, "bond-hooks")
 	before1, before2 := snap(t, "", hostNIC1), snap(t, "", hostNIC2)
 	dataDir := "/tmp/kill-vlan-host-local"
-	conf := strings.Replace(seedHostConf("1.1.0", fmt.Sprintf(`{"type":"host-local","subnet":"10.10.23.0/24","dataDir":%q}`, dataDir)),
+	conf := strings.Replace(kit.SeedHostConf("1.1.0", fmt.Sprintf(`{"type":"host-local","subnet":"10.10.23.0/24","dataDir":%q}`, dataDir)),
 		`"miimon": "100",`, `"miimon": "100", "vlan": 100,`, 1)
 	for _, step := range []string{"create-vlan", "vlan-up", "ipam-add", "configure-ip", "mark-ready"} {
 		t.Run(step, func(t *testing.T) { killAtStepThenDel(t, e, hooks, conf, step, dataDir, before1, before2) })

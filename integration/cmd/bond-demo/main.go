@@ -21,31 +21,9 @@ import (
 	"github.com/bondcni/bond/integration/kit"
 )
 
-const hostConf = `{
-  "cniVersion": "0.3.1",
-  "name": "bond0",
-  "type": "bond",
-  "ifname": "net1",
-  "mode": "active-backup",
-  "miimon": "100",
-  "failOverMac": 1,
-  "links": [{"name": "eth1000"}, {"name": "eth1001"}],
-  "ipam": {"type": "host-local", "subnet": "10.10.20.0/24", "dataDir": "/tmp/demo-host-local"},
-  "kubernetes": {"kubeconfig": "/etc/cni/net.d/calico-kubeconfig"},
-  "datastore_type": "kubernetes"
-}`
-
-const sriovConf = `{
-  "cniVersion": "0.3.1",
-  "name": "bond0",
-  "ifname": "bond0",
-  "type": "bond",
-  "mode": "802.3ad",
-  "miimon": "100",
-  "linksInContainer": true,
-  "links": [{"name": "net1"}, {"name": "net2"}],
-  "ipam": {"type": "static", "addresses": [{"address": "192.168.0.1/24"}]}
-}`
+// hostConf is the seed's first example, host-local standing in for
+// calico-ipam; the second is kit.SeedSRIOVConf as it is.
+var hostConf = kit.SeedHostConf("0.3.1", `{"type": "host-local", "subnet": "10.10.20.0/24", "dataDir": "/tmp/demo-host-local"}`)
 
 func main() {
 	if err := run(); err != nil {
@@ -94,7 +72,7 @@ func run() error {
 	}
 	fmt.Println("pod links before ADD (net1, net2 as an SR-IOV plugin leaves them):")
 	fmt.Println(indent(linkTable(pod2)))
-	if err := attach(ctx, cni, sriovConf, pod2, "bond0", "demo-ctr-2", func() {
+	if err := attach(ctx, cni, kit.SeedSRIOVConf, pod2, "bond0", "demo-ctr-2", func() {
 		// LACP needs a few LACPDUs to settle.
 		deadline := time.Now().Add(20 * time.Second)
 		for time.Now().Before(deadline) {
