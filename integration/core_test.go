@@ -171,9 +171,7 @@ func TestEveryModeReadsBackFromKernel(t *testing.T) {
 	}
 	for mode, sysfs := range modes {
 		t.Run(mode, func(t *testing.T) {
-			pod, sw := kit.NewNetns(t, "pod"), kit.NewNetns(t, "switch")
-			kit.Veth(t, pod, "s1", nil, sw, "p1", 0)
-			kit.Veth(t, pod, "s2", nil, sw, "p2", 0)
+			pod := vethPod(t)
 			a := e.attachment(modeConf(mode, ""), pod, "bond0")
 			e.mustAdd(a)
 			got, err := kit.SysfsBond(pod, "bond0", "mode")
@@ -208,9 +206,7 @@ func TestOptionsReadBack(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.mode, func(t *testing.T) {
-			pod, sw := kit.NewNetns(t, "pod"), kit.NewNetns(t, "switch")
-			kit.Veth(t, pod, "s1", nil, sw, "p1", 0)
-			kit.Veth(t, pod, "s2", nil, sw, "p2", 0)
+			pod := vethPod(t)
 			a := e.attachment(modeConf(c.mode, c.extra), pod, "bond0")
 			e.mustAdd(a)
 			for opt, want := range c.want {
@@ -226,9 +222,7 @@ func TestOptionsReadBack(t *testing.T) {
 
 func TestARPMonitorOptionsReadBack(t *testing.T) {
 	e := newCNI(t)
-	pod, sw := kit.NewNetns(t, "pod"), kit.NewNetns(t, "switch")
-	kit.Veth(t, pod, "s1", nil, sw, "p1", 0)
-	kit.Veth(t, pod, "s2", nil, sw, "p2", 0)
+	pod := vethPod(t)
 	conf := `{"cniVersion":"1.1.0","name":"arp","type":"bond","mode":"active-backup","arpInterval":250,
 "arpIpTargets":["10.99.0.1","10.99.0.9"],"arpValidate":"all","linksInContainer":true,"links":[{"name":"s1"},{"name":"s2"}]}`
 	a := e.attachment(conf, pod, "bond0")
@@ -274,9 +268,7 @@ func TestDelAfterPodNetnsGoneReturnsRenamedNICs(t *testing.T) {
 
 func TestCheckDetectsDrift(t *testing.T) {
 	e := newCNI(t)
-	pod, sw := kit.NewNetns(t, "pod"), kit.NewNetns(t, "switch")
-	kit.Veth(t, pod, "s1", nil, sw, "p1", 0)
-	kit.Veth(t, pod, "s2", nil, sw, "p2", 0)
+	pod := vethPod(t)
 	a := e.attachment(modeConf("balance-xor", ""), pod, "bond0")
 	e.mustAdd(a)
 	require.NoError(t, e.check(a))
@@ -297,9 +289,7 @@ func TestStatusAndGC(t *testing.T) {
 "ipam":{"type":"host-local","subnet":"10.98.0.0/24","dataDir":"/tmp/gc-host-local"}}`
 	var atts []attachment
 	for i := 0; i < 2; i++ {
-		pod, sw := kit.NewNetns(t, "pod"), kit.NewNetns(t, "switch")
-		kit.Veth(t, pod, "s1", nil, sw, "p1", 0)
-		kit.Veth(t, pod, "s2", nil, sw, "p2", 0)
+		pod := vethPod(t)
 		a := e.attachment(conf, pod, "bond0")
 		e.mustAdd(a)
 		atts = append(atts, a)
@@ -338,9 +328,7 @@ func TestCNIVersions(t *testing.T) {
 	e := newCNI(t)
 	for _, v := range []string{"0.3.1", "0.4.0", "1.0.0", "1.1.0"} {
 		t.Run(v, func(t *testing.T) {
-			pod, sw := kit.NewNetns(t, "pod"), kit.NewNetns(t, "switch")
-			kit.Veth(t, pod, "s1", nil, sw, "p1", 0)
-			kit.Veth(t, pod, "s2", nil, sw, "p2", 0)
+			pod := vethPod(t)
 			conf := strings.Replace(modeConf("active-backup", ""), `"cniVersion":"1.1.0"`, fmt.Sprintf("%q:%q", "cniVersion", v), 1)
 			a := e.attachment(conf, pod, "bond0")
 			r, err := e.cni.AddNetworkList(t.Context(), a.list, a.rt())

@@ -151,6 +151,17 @@ type linkSnap struct {
 	Master uint32
 }
 
+// vethPod makes a pod netns holding two links, s1 and s2, whose peers p1
+// and p2 are in a switch netns of their own: the links of a
+// linksInContainer bond. Both namespaces go at the end of the test.
+func vethPod(t *testing.T) string {
+	t.Helper()
+	pod, sw := kit.NewNetns(t, "pod"), kit.NewNetns(t, "switch")
+	kit.Veth(t, pod, "s1", nil, sw, "p1", 0)
+	kit.Veth(t, pod, "s2", nil, sw, "p2", 0)
+	return pod
+}
+
 func snap(t *testing.T, ns, name string) linkSnap {
 	t.Helper()
 	l := kit.MustLink(t, ns, name)

@@ -29,9 +29,7 @@ const typoLACPConf = `{"cniVersion":"1.1.0","name":"lacp","type":"bond","mode":"
 func TestLookalikeKeysWarnOrRefuse(t *testing.T) {
 	e := newCNI(t)
 	dir := t.TempDir()
-	pod, sw := kit.NewNetns(t, "pod"), kit.NewNetns(t, "switch")
-	kit.Veth(t, pod, "s1", nil, sw, "p1", 0)
-	kit.Veth(t, pod, "s2", nil, sw, "p2", 0)
+	pod := vethPod(t)
 	// The recording stub needs its directory: the node lets IPAM see it.
 	warnNode := writeNodeFile(t, `{"ipamEnv": ["RECORDING_IPAM_DIR"]}`)
 	strictNode := writeNodeFile(t, `{"ipamEnv": ["RECORDING_IPAM_DIR"], "unknownKeys": "error"}`)

@@ -66,6 +66,42 @@ func requireNoRecord(t *testing.T, e *cniEnv, a attachment) {
 	assert.True(t, os.IsNotExist(err), "no attachment record")
 }
 
+// macVariant is a bonding mode and, for active-backup, a failOverMac
+// ("" = the driver's default, none): the settings that decide whose MAC
+// the bond and its slaves carry.
+type macVariant struct {
+	mode domain.Mode
+	fom  string
+}
+
+// macVariants is every mode with the default failOverMac, then
+// active-backup with each of foms.
+func macVariants(foms ...string) []macVariant {
+	var vs []macVariant
+	for _, m := range domain.AllModes() {
+		vs = append(vs, macVariant{mode: m})
+	}
+	for _, f := range foms {
+		vs = append(vs, macVariant{domain.ModeActiveBackup, f})
+	}
+	return vs
+}
+
+func (v macVariant) name() string {
+	if v.fom == "" {
+		return v.mode.String()
+	}
+	return v.mode.String() + " failOverMac " + v.fom
+}
+
+// opts adds the variant's failOverMac, if any, to a config's options.
+func (v macVariant) opts(opts map[string]any) map[string]any {
+	if v.fom != "" {
+		opts["failOverMac"] = v.fom
+	}
+	return opts
+}
+
 // TestDuplicateSlaveMACsPerMode: links sharing one MAC (SR-IOV VFs can) are
 // refused in balance-tlb/alb, where each slave needs its own MAC, before
 // anything changes; in every other mode they are bonded, carry traffic,
@@ -73,28 +109,13 @@ func requireNoRecord(t *testing.T, e *cniEnv, a attachment) {
 // "random" MACs like 30:32:3a:xx:yy:3a onto them).
 func TestDuplicateSlaveMACsPerMode(t *testing.T) {
 	dup := mustMAC(t, "02:00:00:00:d0:01")
-	type variant struct {
-		mode domain.Mode
-		fom  string
-	}
-	var variants []variant
-	for _, m := range domain.AllModes() {
-		variants = append(variants, variant{mode: m})
-	}
-	variants = append(variants, variant{domain.ModeActiveBackup, "active"}, variant{domain.ModeActiveBackup, "follow"})
-	for _, v := range variants {
-		name := v.mode.String()
-		if v.fom != "" {
-			name += " failOverMac " + v.fom
-		}
+	for _, v := range macVariants("active", "follow") {
+		name := v.name()
 		t.Run(name, func(t *testing.T) {
 			e := newCNI(t)
 			tp := kit.NewTopology(t, kit.TopologyConfig{MACs: []net.HardwareAddr{dup, dup}})
 			kit.StartEcho(t, tp.Switch, tp.Server(echoPort))
-			opts := map[string]any{}
-			if v.fom != "" {
-				opts["failOverMac"] = v.fom
-			}
+			opts := v.opts(map[string]any{})
 			before := snapPod(t, tp)
 			a := e.attachment(trafficConf(tp, v.mode.String(), opts), tp.Pod, "bond0")
 			_, err := e.add(a)
@@ -130,20 +151,8 @@ func TestDuplicateSlaveMACsPerMode(t *testing.T) {
 // message where it would not (active-backup with failOverMac active).
 func TestRuntimeMACCapability(t *testing.T) {
 	const want = "02:42:0a:63:00:02"
-	type variant struct {
-		mode domain.Mode
-		fom  string
-	}
-	var variants []variant
-	for _, m := range domain.AllModes() {
-		variants = append(variants, variant{mode: m})
-	}
-	variants = append(variants, variant{domain.ModeActiveBackup, "follow"}, variant{domain.ModeActiveBackup, "active"})
-	for _, v := range variants {
-		name := v.mode.String()
-		if v.fom != "" {
-			name += " failOverMac " + v.fom
-		}
+	for _, v := range macVariants("follow", "active") {
+		name := v.name()
 		t.Run(name, func(t *testing.T) {
 			e := newCNI(t)
 			cfg := kit.TopologyConfig{}
@@ -152,10 +161,7 @@ func TestRuntimeMACCapability(t *testing.T) {
 			}
 			tp := kit.NewTopology(t, cfg)
 			kit.StartEcho(t, tp.Switch, tp.Server(echoPort))
-			opts := map[string]any{"capabilities": map[string]bool{"mac": true}}
-			if v.fom != "" {
-				opts["failOverMac"] = v.fom
-			}
+			opts := v.opts(map[string]any{"capabilities": map[string]bool{"mac": true}})
 			before := snapPod(t, tp)
 			a := e.attachment(trafficConf(tp, v.mode.String(), opts), tp.Pod, "bond0")
 			res, err := e.addWithCaps(a, map[string]any{"mac": want})

@@ -72,10 +72,7 @@ func TestManyPodsAtOnce(t *testing.T) {
 "ipam":{"type":"host-local","subnet":"10.96.0.0/24","dataDir":"/tmp/many-host-local"}}`
 	atts := make([]attachment, pods)
 	for i := range atts {
-		pod, sw := kit.NewNetns(t, "many"), kit.NewNetns(t, "manysw")
-		kit.Veth(t, pod, "s1", nil, sw, "p1", 0)
-		kit.Veth(t, pod, "s2", nil, sw, "p2", 0)
-		atts[i] = e.attachment(conf, pod, "bond0")
+		atts[i] = e.attachment(conf, vethPod(t), "bond0")
 	}
 	run := func(f func(attachment) error) (time.Duration, []error) {
 		errs := make([]error, pods)

@@ -175,9 +175,7 @@ func TestGCLeavesAnotherNetworkOfTheSameName(t *testing.T) {
 	theirs := strings.Replace(mine, `"balance-rr"`, `"balance-xor"`, 1)
 	var atts []attachment
 	for _, conf := range []string{mine, theirs} {
-		pod, sw := kit.NewNetns(t, "pod"), kit.NewNetns(t, "switch")
-		kit.Veth(t, pod, "s1", nil, sw, "p1", 0)
-		kit.Veth(t, pod, "s2", nil, sw, "p2", 0)
+		pod := vethPod(t)
 		a := e.attachment(conf, pod, "bond0")
 		e.mustAdd(a)
 		atts = append(atts, a)
