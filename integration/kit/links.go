@@ -344,11 +344,24 @@ func Carrier(t testing.TB, ns, name string) bool {
 // TxPackets returns the packets a link has sent.
 func TxPackets(t testing.TB, ns, name string) uint64 {
 	t.Helper()
+	return stats64(t, ns, name).TXPackets
+}
+
+// RxPackets returns the packets a link has received.
+func RxPackets(t testing.TB, ns, name string) uint64 {
+	t.Helper()
+	return stats64(t, ns, name).RXPackets
+}
+
+// stats64 returns a link's counters, failing the test if the kernel
+// reports none.
+func stats64(t testing.TB, ns, name string) *rtnetlink.LinkStats64 {
+	t.Helper()
 	l := MustLink(t, ns, name)
 	if l.Attributes.Stats64 == nil {
 		t.Fatalf("%s: the kernel reported no statistics", name)
 	}
-	return l.Attributes.Stats64.TXPackets
+	return l.Attributes.Stats64
 }
 
 // MTULimits returns the MTU range the kernel reports for a link

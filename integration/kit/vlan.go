@@ -55,16 +55,6 @@ func (tp *Topology) TagServer(t testing.TB, id uint16, proto uint16) string {
 	return name
 }
 
-// RxPackets returns the packets a link has received.
-func RxPackets(t testing.TB, ns, name string) uint64 {
-	t.Helper()
-	l := MustLink(t, ns, name)
-	if l.Attributes.Stats64 == nil {
-		t.Fatalf("%s: the kernel reported no statistics", name)
-	}
-	return l.Attributes.Stats64.RXPackets
-}
-
 // SendFrames sends n Ethernet frames to dst out of link in ns with a
 // packet socket, tagged with vlan and tpid (vlan 0: untagged), carrying
 // the local experimental EtherType 0x88b5, which no protocol handler
