@@ -17,11 +17,6 @@ import (
 	"github.com/bondcni/bond/ports"
 )
 
-// noLocks stands for the host-link locks (the queries never take one).
-type noLocks struct{}
-
-func (noLocks) Claim(context.Context, []string, string) (func(), error) { return func() {}, nil }
-
 type queryEnv struct {
 	k     *memory.Kernel
 	store *memory.Store
@@ -34,7 +29,7 @@ func newQueryEnv(t *testing.T) *queryEnv {
 	e := &queryEnv{k: memory.NewKernel(), store: memory.NewStore(), now: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
 	svc, err := app.New(app.Deps{
 		Links: e.k, Bonds: e.k, Addresses: e.k, Namespaces: e.k, Props: e.k,
-		IPAM: memory.NewIPAM("10.10.20.0/24"), Store: e.store, Locks: noLocks{},
+		IPAM: memory.NewIPAM("10.10.20.0/24"), Store: e.store, Locks: memory.NewLocks(),
 		Clock: memory.NewClock(e.now, time.Second),
 	})
 	require.NoError(t, err)

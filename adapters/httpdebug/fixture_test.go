@@ -21,11 +21,6 @@ import (
 	"github.com/bondcni/bond/ports"
 )
 
-// noLocks stands for the plugin's host-link locks in the writer service.
-type noLocks struct{}
-
-func (noLocks) Claim(context.Context, []string, string) (func(), error) { return func() {}, nil }
-
 // fixture is a node on the memory adapter: the plugin's service (writer)
 // attached two pods, and the daemon's service (reader, wired read-only as
 // cmd/bond-debugd wires it) is served on a loopback httptest server.
@@ -62,7 +57,7 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{t: t, k: memory.NewKernel(), store: memory.NewStore()}
 	w, err := app.New(app.Deps{
 		Links: f.k, Bonds: f.k, Addresses: f.k, Namespaces: f.k, Props: f.k,
-		IPAM: memory.NewIPAM("10.10.20.0/24"), Store: f.store, Locks: noLocks{},
+		IPAM: memory.NewIPAM("10.10.20.0/24"), Store: f.store, Locks: memory.NewLocks(),
 		Clock: memory.NewClock(time.Now().Add(-3*time.Hour), 47*time.Minute),
 	})
 	require.NoError(t, err)

@@ -19,7 +19,7 @@ import (
 func TestVFSlavesShown(t *testing.T) {
 	f := &fixture{t: t, k: memory.NewKernel(), store: memory.NewStore()}
 	w, err := app.New(app.Deps{Links: f.k, Bonds: f.k, Addresses: f.k, Namespaces: f.k, Props: f.k, VFs: f.k,
-		IPAM: memory.NewIPAM("10.10.20.0/24"), Store: f.store, Locks: noLocks{}})
+		IPAM: memory.NewIPAM("10.10.20.0/24"), Store: f.store, Locks: memory.NewLocks()})
 	require.NoError(t, err)
 	f.writer = w
 	pod := f.k.AddNetns("/var/run/netns/cni-vf")
