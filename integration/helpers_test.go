@@ -56,6 +56,16 @@ func newCNI(t *testing.T) *cniEnv {
 	return &cniEnv{t: t, cni: libcni.NewCNIConfigWithCacheDir([]string{binDir}, t.TempDir(), nil), binDir: binDir, stateDir: stateDir}
 }
 
+// hooksBin is the test-hook build of the plugin (bond-hooks), which can
+// pause before a named step of ADD.
+func (e *cniEnv) hooksBin() string {
+	e.t.Helper()
+	p := filepath.Join(e.binDir, "bond-hooks")
+	_, err := os.Stat(p)
+	require.NoError(e.t, err, "the test-hook build of the plugin")
+	return p
+}
+
 func (e *cniEnv) list(conf string) *libcni.NetworkConfigList {
 	e.t.Helper()
 	pc, err := libcni.NetworkPluginConfFromBytes([]byte(conf))

@@ -108,9 +108,7 @@ func TestManyPodsAtOnce(t *testing.T) {
 // leaves no bond, record or IP reservation behind.
 func TestKill9DuringAddThenDelRestores(t *testing.T) {
 	e := newCNI(t)
-	hooks := filepath.Join(e.binDir, "bond-hooks")
-	_, err := os.Stat(hooks)
-	require.NoError(t, err, "the test-hook build of the plugin")
+	hooks := e.hooksBin()
 	before1, before2 := snap(t, "", hostNIC1), snap(t, "", hostNIC2)
 	steps := []string{"record", "record-links", "move-to-pod eth1000", "move-to-pod eth1001", "create-bond",
 		"enslave eth1000", "enslave eth1001", "bond-up", "ipam-add", "configure-ip", "mark-ready"}

@@ -248,9 +248,7 @@ func TestVLANBondNameCollisionRefusedBeforeAnyChange(t *testing.T) {
 // link alone.
 func TestVLANFaultRollsBack(t *testing.T) {
 	e := newCNI(t)
-	hooks := filepath.Join(e.binDir, "bond-hooks")
-	_, err := os.Stat(hooks)
-	require.NoError(t, err, "the test-hook build of the plugin")
+	hooks := e.hooksBin()
 	before1, before2 := snap(t, "", hostNIC1), snap(t, "", hostNIC2)
 	pod := kit.NewNetns(t, "pod")
 	sw := kit.NewNetns(t, "sw")
@@ -271,7 +269,7 @@ func TestVLANFaultRollsBack(t *testing.T) {
 
 	kit.Veth(t, pod, vlanIf, nil, sw, "racer", 0)
 	require.NoError(t, os.WriteFile(resume, []byte("go"), 0o600)) // unblocks the plugin
-	err = cmd.Wait()
+	err := cmd.Wait()
 	require.Error(t, err, "ADD fails at the VLAN step: %s", stdout.String())
 	ce := cniError(t, stdout.String())
 	assert.Contains(t, ce.Msg, `creating VLAN device "net1"`)
@@ -317,7 +315,7 @@ func TestVLANInDebugd(t *testing.T) {
 // returns the NICs and releases the address.
 func TestVLANKill9DuringAddThenDelRestores(t *testing.T) {
 	e := newCNI(t)
-	hooks := filepath.Join(e.binDir, "bond-hooks")
+	hooks := e.hooksBin()
 	before1, before2 := snap(t, "", hostNIC1), snap(t, "", hostNIC2)
 	dataDir := "/tmp/kill-vlan-host-local"
 	conf := strings.Replace(kit.SeedHostConf("1.1.0", fmt.Sprintf(`{"type":"host-local","subnet":"10.10.23.0/24","dataDir":%q}`, dataDir)),
