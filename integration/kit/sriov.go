@@ -429,17 +429,7 @@ func NewSRIOVTopology(t testing.TB, partner Partner) *Topology {
 		Slaves: []string{"net1", "net2"}, Peers: []string{PartnerOf0, PartnerOf1}}
 	tp.SlavesNetns = tp.Pod
 	for _, nic := range tp.Peers {
-		MoveLink(t, "", nic, tp.Switch)
-		t.Cleanup(func() {
-			if err := setMaster(tp.Switch, nic, ""); err != nil {
-				t.Errorf("releasing %s: %v", nic, err)
-			}
-			if err := moveLink(tp.Switch, nic, ""); err != nil {
-				t.Errorf("returning %s to the host: %v", nic, err)
-				return
-			}
-			SetUp(t, "", nic, false)
-		})
+		borrowNIC(t, nic, tp.Switch, func() { SetUp(t, "", nic, false) })
 	}
 	switch partner {
 	case PartnerBridge:

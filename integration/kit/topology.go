@@ -128,16 +128,8 @@ func NewHostTopology(t testing.TB, nic, peerNIC string) *Topology {
 		}
 	})
 	orig := MustLink(t, "", peerNIC)
-	MoveLink(t, "", peerNIC, tp.Switch)
-	t.Cleanup(func() {
-		// Off the bridge, down, home, as it was.
-		if err := setMaster(tp.Switch, peerNIC, ""); err != nil {
-			t.Errorf("releasing %s from the bridge: %v", peerNIC, err)
-		}
-		if err := moveLink(tp.Switch, peerNIC, ""); err != nil {
-			t.Errorf("returning %s to the host: %v", peerNIC, err)
-			return
-		}
+	borrowNIC(t, peerNIC, tp.Switch, func() {
+		// As it was.
 		SetUp(t, "", peerNIC, orig.Flags&unix.IFF_UP != 0)
 		SetMTU(t, "", peerNIC, int(orig.Attributes.MTU))
 	})
@@ -148,6 +140,24 @@ func NewHostTopology(t testing.TB, nic, peerNIC string) *Topology {
 		t.Fatalf("adding the server address: %v", err)
 	}
 	return tp
+}
+
+// borrowNIC moves the host NIC nic into the namespace ns for the rest of
+// the test. At the end it is released from its master and moved back to
+// the host, where home puts it back as the test found it.
+func borrowNIC(t testing.TB, nic, ns string, home func()) {
+	t.Helper()
+	MoveLink(t, "", nic, ns)
+	t.Cleanup(func() {
+		if err := setMaster(ns, nic, ""); err != nil {
+			t.Errorf("releasing %s from its master: %v", nic, err)
+		}
+		if err := moveLink(ns, nic, ""); err != nil {
+			t.Errorf("returning %s to the host: %v", nic, err)
+			return
+		}
+		home()
+	})
 }
 
 // Server is the echo server's address.

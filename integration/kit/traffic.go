@@ -129,10 +129,7 @@ func SendBurst(t testing.TB, ns string, server netip.AddrPort, flows, n, size in
 	var wg sync.WaitGroup
 	fcs := make([]*flowConn, flows)
 	for f := range fcs {
-		c, err := ListenUDP(ns, netip.AddrPortFrom(netip.IPv4Unspecified(), 0))
-		if err != nil {
-			t.Fatalf("client socket in %s: %v", ns, err)
-		}
+		c := clientSocket(t, ns)
 		fc := &flowConn{c: c, got: map[uint32]int{}}
 		fcs[f] = fc
 		wg.Add(1)
@@ -195,14 +192,22 @@ func SendBurst(t testing.TB, ns string, server netip.AddrPort, flows, n, size in
 	return x
 }
 
-// WaitReachable sends single datagrams from ns to server until one is
-// echoed (ARP resolved, path up), for at most timeout.
-func WaitReachable(t testing.TB, ns string, server netip.AddrPort, timeout time.Duration) bool {
+// clientSocket is a UDP socket in ns on an ephemeral port, failing the
+// test if it cannot be opened.
+func clientSocket(t testing.TB, ns string) *net.UDPConn {
 	t.Helper()
 	c, err := ListenUDP(ns, netip.AddrPortFrom(netip.IPv4Unspecified(), 0))
 	if err != nil {
 		t.Fatalf("client socket in %s: %v", ns, err)
 	}
+	return c
+}
+
+// WaitReachable sends single datagrams from ns to server until one is
+// echoed (ARP resolved, path up), for at most timeout.
+func WaitReachable(t testing.TB, ns string, server netip.AddrPort, timeout time.Duration) bool {
+	t.Helper()
+	c := clientSocket(t, ns)
 	defer c.Close()
 	msg := make([]byte, 8)
 	binary.BigEndian.PutUint32(msg, 0xffffffff) // a flow no burst uses
@@ -238,10 +243,7 @@ type Stream struct {
 // test end).
 func StartStream(t testing.TB, ns string, server netip.AddrPort, interval time.Duration) *Stream {
 	t.Helper()
-	c, err := ListenUDP(ns, netip.AddrPortFrom(netip.IPv4Unspecified(), 0))
-	if err != nil {
-		t.Fatalf("stream socket in %s: %v", ns, err)
-	}
+	c := clientSocket(t, ns)
 	s := &Stream{interval: interval, conn: c, echoed: map[uint32]time.Time{}, stop: make(chan struct{})}
 	s.wg.Add(2)
 	go func() {
@@ -369,10 +371,7 @@ var ErrMsgSize = unix.EMSGSIZE
 // (EMSGSIZE if the route's MTU is smaller).
 func SendDF(t testing.TB, ns string, server netip.AddrPort, size int, wait time.Duration) (bool, error) {
 	t.Helper()
-	c, err := ListenUDP(ns, netip.AddrPortFrom(netip.IPv4Unspecified(), 0))
-	if err != nil {
-		t.Fatalf("client socket in %s: %v", ns, err)
-	}
+	c := clientSocket(t, ns)
 	defer c.Close()
 	rc, err := c.SyscallConn()
 	if err != nil {
