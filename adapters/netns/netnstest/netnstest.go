@@ -18,9 +18,11 @@ import (
 )
 
 // The main goroutine stays on the main thread. A goroutine that exits
-// locked takes its thread with it (Create, a failed netns.Do), except the
-// main thread, which the runtime can only wedge: it would then keep the namespace it was moved into alive forever and change
-// what /proc/self/ns/* shows. The plugin's main package does the same.
+// locked takes its thread with it (OnDiscardedThread, a failed netns.Do),
+// except the main thread, which the runtime can only wedge: it would then
+// keep the namespace it was moved into alive forever and change what
+// /proc/self/ns/* shows. The plugin's main package does the same, and so
+// does every binary that imports this package (the test kit and the bench).
 func init() { runtime.LockOSThread() }
 
 // New creates a namespace bound at a file under t.TempDir(), destroyed when
