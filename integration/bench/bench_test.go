@@ -126,6 +126,10 @@ func TestBudgets(t *testing.T) {
 	assert.False(t, budget(t, r, "CPU (user+sys) of an in-pod ADD").Unattainable())
 	assert.Contains(t, table(r), "FAIL (unattainable on this kernel)  DEL median, 2 veths")
 	assert.Contains(t, table(r), "cannot be met by any plugin on this kernel")
+	r.Bursts[1].KernelAddTotalMs = 0.8 * 32 * 33
+	r.Budgets = evaluate(r)
+	assert.InDelta(t, 0.8, budget(t, r, "32 pods at once: ADD total").Bound, 1e-9, "kernel-floor's 32 at once over 32 × the median ADD")
+	assert.True(t, budget(t, r, "32 pods at once: ADD total").Unattainable())
 
 	r = sample(34, 2)
 	assert.False(t, budget(t, r, "ADD median, 2 veths").Pass)

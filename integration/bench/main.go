@@ -35,6 +35,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -682,6 +683,44 @@ type Burst struct {
 	// if the ADDs ran one after the other (as under one global lock), less
 	// when they overlap.
 	Serial float64 `json:"add_total_over_serial"`
+	// KernelAddTotalMs is n kernel-floor ADDs at once, each in a pod of its
+	// own: the kernel's own work for n bonds at once, which bounds how fast
+	// any plugin's n ADDs at once can be.
+	KernelAddTotalMs float64 `json:"kernel_floor_add_total_ms,omitempty"`
+}
+
+// kernelBurst execs n kernel-floor ADDs at once, then their DELs one by
+// one, and returns how long the ADDs took together.
+func (b *bench) kernelBurst(n int) (time.Duration, error) {
+	pods := make([]string, n)
+	for i := range pods {
+		var err error
+		if pods[i], err = b.sc.pod("bench-kburst"); err != nil {
+			return 0, err
+		}
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, pod := range pods {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = run(b.floorK, nil, nil, "-verb", "add", "-netns", pod, "-bond", "bond0", "-links", "net1,net2", "-addr", "10.99.0.1/16")
+		})
+	}
+	t := time.Now()
+	close(start)
+	wg.Wait()
+	d := time.Since(t)
+	for _, pod := range pods {
+		if _, err := run(b.floorK, nil, nil, "-verb", "del", "-netns", pod, "-bond", "bond0", "-links", "net1,net2"); err != nil {
+			errs = append(errs, err)
+		}
+		if err := b.sc.drop(pod); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return d, errors.Join(errs...)
 }
 
 func (b *bench) bursts() error {
@@ -726,6 +765,13 @@ func (b *bench) bursts() error {
 		br.DelTotalMs, br.DelFailures = round3(ms(d)), f
 		if med := b.rep.Latency["add_pod"].Median; med > 0 {
 			br.Serial = round3(br.AddTotalMs / (float64(n) * med))
+		}
+		if n == 32 {
+			kd, err := b.kernelBurst(n)
+			if err != nil {
+				return fmt.Errorf("kernel-floor burst: %w", err)
+			}
+			br.KernelAddTotalMs = round3(ms(kd))
 		}
 		b.rep.Bursts = append(b.rep.Bursts, br)
 		for _, a := range atts {
