@@ -403,7 +403,7 @@ func (b *bench) podLatency() error {
 			if err := b.floorRound(i/b.p.FloorEvery, "", a.netns, a.conf, floorHello, floorVersion, floorIPAMAdd); err != nil {
 				return err
 			}
-			if err := b.kernelOwn("kernel_add_pod", "add", kf[i/b.p.FloorEvery], false); err != nil {
+			if err := b.kernelOwn("kernel_add_pod", "add", kf[i/b.p.FloorEvery], a.conf, false); err != nil {
 				return err
 			}
 		}
@@ -429,7 +429,7 @@ func (b *bench) podLatency() error {
 			if err := b.floorRound(i/b.p.FloorEvery, "_del", a.netns, a.conf, floorHello, floorVersion, floorIPAMDel); err != nil {
 				return err
 			}
-			if err := b.kernelOwn("kernel_del_pod", "del", kf[i/b.p.FloorEvery], false); err != nil {
+			if err := b.kernelOwn("kernel_del_pod", "del", kf[i/b.p.FloorEvery], a.conf, false); err != nil {
 				return err
 			}
 		}
@@ -485,10 +485,10 @@ func (b *bench) hostLatency() error {
 		if err != nil {
 			return err
 		}
-		if err := b.kernelOwn("kernel_add_host", "add", kf, true); err != nil {
+		if err := b.kernelOwn("kernel_add_host", "add", kf, hostConf, true); err != nil {
 			return err
 		}
-		if err := b.kernelOwn("kernel_del_host", "del", kf, true); err != nil {
+		if err := b.kernelOwn("kernel_del_host", "del", kf, hostConf, true); err != nil {
 			return err
 		}
 		if err := hostNICsHome(); err != nil {
@@ -507,20 +507,20 @@ func (b *bench) hostLatency() error {
 }
 
 // kernelOwn execs kernel-floor, which makes a verb's kernel changes and
-// nothing else (the same messages, through the same adapter), in pod, and
-// files its time under key. Sampled between the operations like the
-// floors, what it takes beyond that phase's hello-world is the kernel's
-// own work, which no plugin can skip: the budgets use it to say whether
-// they can be met on this kernel at all.
-func (b *bench) kernelOwn(key, verb, pod string, host bool) error {
-	args := []string{"-verb", verb, "-netns", pod, "-bond", "bond0", "-links", "net1,net2"}
+// nothing else (the same messages, through the same adapter, for the bond
+// conf describes), in pod, and files its time under key. Sampled between
+// the operations like the floors, what it takes beyond that phase's
+// hello-world is the kernel's own work, which no plugin can skip: the
+// budgets use it to say whether they can be met on this kernel at all.
+func (b *bench) kernelOwn(key, verb, pod string, conf []byte, host bool) error {
+	args := []string{"-verb", verb, "-netns", pod, "-bond", "bond0"}
 	if host {
-		args = []string{"-verb", verb, "-netns", pod, "-bond", "bond0", "-host", "-links", hostNIC1 + "," + hostNIC2}
+		args = append(args, "-host")
 	}
 	if verb == "add" {
 		args = append(args, "-addr", "10.99.0.1/16")
 	}
-	r, err := run(b.floorK, nil, nil, args...)
+	r, err := run(b.floorK, nil, conf, args...)
 	if err != nil {
 		return fmt.Errorf("kernel-floor %s: %w", key, err)
 	}
@@ -705,7 +705,7 @@ func (b *bench) kernelBurst(n int) (time.Duration, error) {
 	for i, pod := range pods {
 		wg.Go(func() {
 			<-start
-			_, errs[i] = run(b.floorK, nil, nil, "-verb", "add", "-netns", pod, "-bond", "bond0", "-links", "net1,net2", "-addr", "10.99.0.1/16")
+			_, errs[i] = run(b.floorK, nil, podConf(i), "-verb", "add", "-netns", pod, "-bond", "bond0", "-addr", "10.99.0.1/16")
 		})
 	}
 	t := time.Now()
@@ -713,7 +713,7 @@ func (b *bench) kernelBurst(n int) (time.Duration, error) {
 	wg.Wait()
 	d := time.Since(t)
 	for _, pod := range pods {
-		if _, err := run(b.floorK, nil, nil, "-verb", "del", "-netns", pod, "-bond", "bond0", "-links", "net1,net2"); err != nil {
+		if _, err := run(b.floorK, nil, podConf(0), "-verb", "del", "-netns", pod, "-bond", "bond0"); err != nil {
 			errs = append(errs, err)
 		}
 		if err := b.sc.drop(pod); err != nil {

@@ -1,11 +1,14 @@
 // Command kernel-floor makes the kernel changes of one bond ADD or DEL and
-// nothing else: no config, no records, no locks, no IPAM, no fx; the same
-// rtnetlink messages through the plugin's own adapter (adapters/nlkernel).
-// make bench execs it to measure what the kernel's own work costs, so each
-// budget can say whether any plugin could meet it on this kernel: a DEL can
-// be no faster than this program's DEL, however little the plugin does.
+// nothing else: no records, no locks, no IPAM, no fx; the same rtnetlink
+// messages through the plugin's own adapter (adapters/nlkernel), for the
+// bond the network config on stdin describes (its links, mode and
+// options, read by the plugin's own domain.ParseSpec), so that the bond it
+// builds is the one the plugin builds for that config. make bench execs it
+// to measure what the kernel's own work costs, so each budget can say
+// whether any plugin could meet it on this kernel: a DEL can be no faster
+// than this program's DEL, however little the plugin does.
 //
-//	kernel-floor -verb add|del -netns PATH -bond NAME -links A,B [-host] [-addr CIDR]
+//	kernel-floor -verb add|del -netns PATH -bond NAME [-host] [-addr CIDR] < CONFIG
 //
 // With -host the links start on the host and ADD moves them into the pod
 // (DEL moves them back); otherwise they are in the pod already.
@@ -15,9 +18,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
-	"strings"
 
 	"github.com/bondcni/bond/adapters/nlkernel"
 	"github.com/bondcni/bond/domain"
@@ -27,35 +30,51 @@ func main() {
 	verb := flag.String("verb", "", "add or del")
 	pod := flag.String("netns", "", "the pod's netns path")
 	bond := flag.String("bond", "bond0", "the bond's name in the pod")
-	links := flag.String("links", "", "comma-separated link names")
 	host := flag.Bool("host", false, "the links start on the host")
 	addr := flag.String("addr", "", "an address to put on the bond (ADD)")
 	flag.Parse()
-	if err := run(*verb, domain.Netns(*pod), *bond, strings.Split(*links, ","), *host, *addr); err != nil {
+	if err := run(*verb, domain.Netns(*pod), *bond, *host, *addr); err != nil {
 		fmt.Fprintln(os.Stderr, "kernel-floor:", err)
 		os.Exit(1)
 	}
 }
 
-func run(verb string, pod domain.Netns, bond string, links []string, host bool, addr string) error {
+func run(verb string, pod domain.Netns, bond string, host bool, addr string) error {
+	conf, err := io.ReadAll(os.Stdin)
+	if err != nil {
+		return err
+	}
+	spec, err := bondSpec(conf, bond)
+	if err != nil {
+		return err
+	}
 	ctx := context.Background()
 	k := nlkernel.New()
 	defer k.Close()
 	switch verb {
 	case "add":
-		return add(ctx, k, pod, bond, links, host, addr)
+		return add(ctx, k, pod, spec, host, addr)
 	case "del":
-		return del(ctx, k, pod, bond, links, host)
+		return del(ctx, k, pod, spec, host)
 	}
 	return fmt.Errorf("-verb %q: want add or del", verb)
 }
 
+// bondSpec is the bond the plugin would build for conf, named bond.
+func bondSpec(conf []byte, bond string) (domain.BondSpec, error) {
+	_, spec, err := domain.ParseSpec(conf, bond, domain.SpecOptions{})
+	if err != nil {
+		return domain.BondSpec{}, fmt.Errorf("the network config on stdin: %w", err)
+	}
+	return spec, nil
+}
+
 // add is ADD's kernel branch: move (with -host), create the bond with
 // its options, enslave each link, bond up, address.
-func add(ctx context.Context, k *nlkernel.Adapter, pod domain.Netns, bond string, links []string, host bool, addr string) error {
+func add(ctx context.Context, k *nlkernel.Adapter, pod domain.Netns, spec domain.BondSpec, host bool, addr string) error {
 	var idx []int
 	mtu := 0
-	for _, name := range links {
+	for _, name := range spec.Links {
 		where := pod
 		if host {
 			where = domain.HostNetns
@@ -74,9 +93,10 @@ func add(ctx context.Context, k *nlkernel.Adapter, pod domain.Netns, bond string
 			mtu = l.MTU
 		}
 	}
-	miimon := uint32(100)
-	b, err := k.CreateBond(ctx, pod, domain.BondSpec{Name: bond, MTU: mtu, Links: links,
-		Options: domain.BondOptions{Mode: domain.Mode8023AD, Miimon: &miimon}}, "kernel-floor")
+	if spec.MTU == 0 {
+		spec.MTU = mtu // as the plugin plans it: the links' smallest
+	}
+	b, err := k.CreateBond(ctx, pod, spec, "kernel-floor")
 	if err != nil {
 		return err
 	}
@@ -100,15 +120,15 @@ func add(ctx context.Context, k *nlkernel.Adapter, pod domain.Netns, bond string
 
 // del is DEL's kernel teardown: delete the bond (the kernel releases its
 // slaves), then move each link back (with -host) or read it back.
-func del(ctx context.Context, k *nlkernel.Adapter, pod domain.Netns, bond string, links []string, host bool) error {
-	b, err := k.Link(ctx, pod, bond)
+func del(ctx context.Context, k *nlkernel.Adapter, pod domain.Netns, spec domain.BondSpec, host bool) error {
+	b, err := k.Link(ctx, pod, spec.Name)
 	if err != nil {
 		return err
 	}
 	if err := k.Delete(ctx, pod, b.Index); err != nil {
 		return err
 	}
-	for _, name := range links {
+	for _, name := range spec.Links {
 		l, err := k.Link(ctx, pod, name)
 		if err != nil {
 			return err
