@@ -8,10 +8,13 @@
 // whether any plugin could meet it on this kernel: a DEL can be no faster
 // than this program's DEL, however little the plugin does.
 //
-//	kernel-floor -verb add|del -netns PATH -bond NAME [-host] [-addr CIDR] < CONFIG
+//	kernel-floor -verb add|del|none -netns PATH -bond NAME [-host] [-addr CIDR] < CONFIG
 //
 // With -host the links start on the host and ADD moves them into the pod
-// (DEL moves them back); otherwise they are in the pod already.
+// (DEL moves them back); otherwise they are in the pod already. -verb none
+// does everything but the kernel work (reads and parses the config, opens
+// the adapter, exits): what this program costs beyond the kernel's work,
+// which the bench subtracts.
 package main
 
 import (
@@ -56,8 +59,10 @@ func run(verb string, pod domain.Netns, bond string, host bool, addr string) err
 		return add(ctx, k, pod, spec, host, addr)
 	case "del":
 		return del(ctx, k, pod, spec, host)
+	case "none":
+		return nil
 	}
-	return fmt.Errorf("-verb %q: want add or del", verb)
+	return fmt.Errorf("-verb %q: want add, del or none", verb)
 }
 
 // bondSpec is the bond the plugin would build for conf, named bond.
