@@ -44,13 +44,18 @@ func (s *Service) Add(ctx context.Context, req Request) (domain.Result, error) {
 	}
 	// A taken CNI_IFNAME is refused before IPAM is asked for anything: an
 	// IPAM DEL to undo it would release the addresses of the attachment
-	// that holds the name under the same container ID.
+	// that holds the name under the same container ID. So are the refusals
+	// of the config itself: a link that is not there, a host link the node
+	// does not offer.
 	in, err := s.namesFree(ctx, req, spec)
 	if err != nil {
 		return domain.Result{}, err
 	}
 	if in.IfnameTaken || in.BondNameTaken {
 		_, err := domain.PlanAdd(in)
+		return domain.Result{}, err
+	}
+	if err := s.lookUp(ctx, req, spec, &in); err != nil {
 		return domain.Result{}, err
 	}
 	in.HasIPAM = cfg.IPAMType != ""
@@ -63,7 +68,7 @@ func (s *Service) Add(ctx context.Context, req Request) (domain.Result, error) {
 		rec: domain.Attachment{
 			ID: req.id(), Netns: req.Netns, Network: cfg.Name, Phase: domain.PhaseAdding,
 			CreatedAt: s.d.Clock.Now().UTC(), LinksInContainer: spec.LinksInContainer,
-			Mode: spec.Options.Mode.String(), BondMTU: spec.MTU, Bond: bondField(spec),
+			Mode: spec.Options.Mode.String(), Links: domain.StatesOf(in.Links), BondMTU: spec.MTU, Bond: bondField(spec),
 			PodNamespace: podNS, PodName: podName, Config: req.Config,
 		},
 	}
@@ -80,7 +85,7 @@ func (s *Service) Add(ctx context.Context, req Request) (domain.Result, error) {
 		return domain.Result{}, run.abandon(ctx, err)
 	}
 	run.spec, run.vfs = plan.Spec, in.VFs
-	run.rec.Links, run.rec.BondMTU = plan.Original, plan.Spec.MTU
+	run.rec.BondMTU = plan.Spec.MTU // recorded with the ready phase
 	for _, l := range in.Links {
 		if spec.LinksInContainer {
 			run.podIdx[l.Name] = l.Index
@@ -110,14 +115,13 @@ func (s *Service) namesFree(ctx context.Context, req Request, spec domain.BondSp
 	return in, nil
 }
 
-// observe reads, without changing anything, the links the plan depends
-// on into in.
-func (s *Service) observe(ctx context.Context, req Request, spec domain.BondSpec, in *domain.AddInput) error {
-	where, whereName := domain.HostNetns, "host"
-	if spec.LinksInContainer {
-		where, whereName = req.Netns, "pod"
-	}
-	var err error
+// lookUp finds each configured link where it should be (host netns, or
+// the pod with linksInContainer) and admits a host link by the name the
+// kernel reports, into in.Links. Everything that refuses the config
+// itself (a missing link, a host link the node admin does not offer) is
+// here, before IPAM ADD starts.
+func (s *Service) lookUp(ctx context.Context, req Request, spec domain.BondSpec, in *domain.AddInput) error {
+	where, whereName := s.linksNetns(req, spec)
 	for _, name := range spec.Links {
 		l, err := s.d.Links.Link(ctx, where, name)
 		if errors.Is(err, domain.ErrNotFound) {
@@ -140,13 +144,32 @@ func (s *Service) observe(ctx context.Context, req Request, spec domain.BondSpec
 				return err
 			}
 		}
+		in.Links = append(in.Links, l)
+	}
+	return nil
+}
+
+// observe reads, without changing anything, the rest of what the plan
+// depends on about the links lookUp found: host-link safety, speed and
+// duplex, SR-IOV facts. It runs beside IPAM ADD.
+func (s *Service) observe(ctx context.Context, req Request, spec domain.BondSpec, in *domain.AddInput) error {
+	where, _ := s.linksNetns(req, spec)
+	for _, l := range in.Links {
 		if err := s.checkLink(ctx, spec, where, l); err != nil {
 			return err
 		}
-		in.Links = append(in.Links, l)
 	}
+	var err error
 	in.VFs, err = s.checkVFs(ctx, spec, where, in.Links)
 	return err
+}
+
+// linksNetns is where the configured links are before ADD.
+func (s *Service) linksNetns(req Request, spec domain.BondSpec) (domain.Netns, string) {
+	if spec.LinksInContainer {
+		return req.Netns, "pod"
+	}
+	return domain.HostNetns, "host"
 }
 
 // addRun executes one ADD plan and remembers what it needs to undo it.
@@ -231,8 +254,8 @@ func (r *addRun) fail(ctx context.Context, st domain.Step, err error) error {
 	return r.rollBack(ctx, err)
 }
 
-// abandon undoes the steps run before the links were observed, when
-// observing or planning refuses the ADD.
+// abandon undoes the steps run before the links were checked, when the
+// checks or planning refuse the ADD.
 func (r *addRun) abandon(ctx context.Context, err error) error {
 	if len(r.done) > 0 || r.side != nil {
 		r.s.log.Info("ADD refused after its first steps; undoing them", "err", err)
@@ -271,12 +294,16 @@ type sideStep struct {
 // startBeside runs st in a goroutine. It changes only what st's own do
 // changes (IPAM ADD sets r.ipam), which nothing reads before the join.
 func (r *addRun) startBeside(ctx context.Context, st domain.Step, at int) *sideStep {
+	var then func()
+	if done := r.s.d.BesideDone; done != nil {
+		then = func() { done(st) }
+	}
 	return &sideStep{st: st, at: at, branch: goBranch(func() error {
 		if r.s.d.BeforeStep != nil {
 			r.s.d.BeforeStep(st)
 		}
 		return r.do(ctx, st)
-	})}
+	}, then)}
 }
 
 // undo reverts done steps in reverse order. It goes on past a failing undo
@@ -306,7 +333,7 @@ func (r *addRun) do(ctx context.Context, st domain.Step) error {
 	pod := r.req.Netns
 	r.s.log.Debug("step", "step", st.String())
 	switch st.Kind {
-	case domain.StepRecord, domain.StepRecordLinks:
+	case domain.StepRecord:
 		if err := d.Store.Save(ctx, r.rec); err != nil {
 			return domain.Errorf(domain.CodeIOFailure, "recording attachment: %w", err)
 		}

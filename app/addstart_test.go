@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -18,22 +19,23 @@ import (
 	"github.com/bondcni/bond/ports"
 )
 
-// IPAM ADD starts before the links are observed: the lookup of the first
-// link waits until IPAM ADD has begun, and would fail if it had not.
-type linksAfterIPAM struct {
-	ports.Links
-	entered <-chan struct{}
+// IPAM ADD starts before the links are checked: the host-link safety
+// check of the first link waits until IPAM ADD has begun, and fails if it
+// had not.
+type checksAfterIPAM struct {
+	addresses // embedded under another name: Addresses is also a method
+	entered   <-chan struct{}
 }
 
-func (l linksAfterIPAM) Link(ctx context.Context, ns domain.Netns, name string) (domain.Link, error) {
-	if name == "eth1000" {
-		select {
-		case <-l.entered:
-		case <-time.After(5 * time.Second):
-			return domain.Link{}, errors.New("the links were observed before IPAM ADD began")
-		}
+type addresses = ports.Addresses
+
+func (a checksAfterIPAM) CarriesDefaultRoute(ctx context.Context, ns domain.Netns, index int) (bool, error) {
+	select {
+	case <-a.entered:
+	case <-time.After(5 * time.Second):
+		return false, errors.New("the links were checked before IPAM ADD began")
 	}
-	return l.Links.Link(ctx, ns, name)
+	return a.addresses.CarriesDefaultRoute(ctx, ns, index)
 }
 
 type enteringIPAM struct {
@@ -47,11 +49,11 @@ func (e *enteringIPAM) Add(ctx context.Context, plugin string, conf []byte, inv 
 	return e.IPAM.Add(ctx, plugin, conf, inv)
 }
 
-func TestIPAMAddStartsBeforeTheLinksAreObserved(t *testing.T) {
+func TestIPAMAddStartsBeforeTheLinksAreChecked(t *testing.T) {
 	w := newWorld(t)
 	initial := w.state()
 	ipam := &enteringIPAM{IPAM: w.ipam, entered: make(chan struct{})}
-	svc, err := app.New(app.Deps{Links: linksAfterIPAM{w.k, ipam.entered}, VLANs: w.k, Bonds: w.k, Addresses: w.k, Namespaces: w.k, Props: w.k,
+	svc, err := app.New(app.Deps{Links: w.k, Bonds: w.k, Addresses: checksAfterIPAM{w.k, ipam.entered}, Namespaces: w.k, Props: w.k,
 		IPAM: ipam, Store: w.store, Locks: w.locks})
 	require.NoError(t, err)
 	_, err = svc.Add(context.Background(), w.req(hostBondConf, "c1"))
@@ -78,7 +80,7 @@ func (h *onMessage) Handle(_ context.Context, r slog.Record) error {
 func (h *onMessage) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *onMessage) WithGroup(string) slog.Handler      { return h }
 
-// Observing or planning refuses the ADD while IPAM ADD, started before,
+// Checking the links or planning refuses the ADD while IPAM ADD, started before,
 // is still running: ADD waits for it, releases the address and forgets
 // the record, and reports the refusal.
 func TestRefusalWhileIPAMAddInFlightReleasesTheAddress(t *testing.T) {
@@ -89,7 +91,9 @@ func TestRefusalWhileIPAMAddInFlightReleasesTheAddress(t *testing.T) {
 		code  domain.Code
 		says  string
 	}{
-		{"link not found", strings.Replace(hostBondConf, `"eth1001"`, `"eth9"`, 1), nil, domain.CodeLinkNotFound, `"eth9" not found`},
+		{"host link has an address", hostBondConf, func(w *world) {
+			w.k.AddAddress(domain.HostNetns, "eth1001", netip.MustParsePrefix("192.0.2.7/24"))
+		}, domain.CodeUnsafeHostLink, "has the host address 192.0.2.7/24"},
 		{"link is a master", strings.Replace(hostBondConf, `"eth1001"`, `"hostbond"`, 1), func(w *world) {
 			w.k.AddVirtual(domain.HostNetns, "bridge", "hostbond", 1500, net.HardwareAddr{0x52, 0x54, 0, 0, 0x20, 1})
 		}, domain.CodeLinkBusy, "is itself a master"},
@@ -119,18 +123,53 @@ func TestRefusalWhileIPAMAddInFlightReleasesTheAddress(t *testing.T) {
 	}
 }
 
-// IPAM ADD fails while the links are being observed, and observing
-// refuses the ADD too: the refusal is reported with IPAM's failure beside
-// it, and nothing is left.
+// IPAM ADD fails while the links are being checked, and the checks refuse
+// the ADD too: the refusal is reported with IPAM's failure beside it, and
+// nothing is left.
 func TestRefusalAndIPAMFailureTogether(t *testing.T) {
 	w := newWorld(t)
+	w.k.AddAddress(domain.HostNetns, "eth1001", netip.MustParsePrefix("192.0.2.7/24"))
 	initial := w.state()
+	g := newGatedIPAM(w.ipam)
 	w.ipam.FailOn("Add", 1, errors.New("injected IPAM fault"))
-	_, err := w.svc.Add(context.Background(), w.req(strings.Replace(hostBondConf, `"eth1001"`, `"eth9"`, 1), "c1"))
+	close(g.gate)
+	h := &onMessage{msg: "ADD refused after its first steps; undoing them", ch: make(chan struct{})}
+	// The refusal waits for IPAM's failure, so both are known when ADD
+	// reports.
+	checks := checksAfterIPAM{w.k, g.returned}
+	svc, err := app.New(app.Deps{Links: w.k, Bonds: w.k, Addresses: checks, Namespaces: w.k, Props: w.k,
+		IPAM: g, Store: w.store, Locks: w.locks, Log: slog.New(h)})
+	require.NoError(t, err)
+	_, err = svc.Add(context.Background(), w.req(hostBondConf, "c1"))
 	require.Error(t, err)
-	assert.Equal(t, domain.CodeLinkNotFound, domain.CodeOf(err, 0), "%v", err)
+	assert.Equal(t, domain.CodeUnsafeHostLink, domain.CodeOf(err, 0), "%v", err)
 	assert.Contains(t, err.Error(), "ipam-add beside it failed too")
 	assert.Equal(t, initial, w.state())
+}
+
+// What refuses the config itself comes before IPAM is asked: a link that
+// is not there, a host link the node admin does not offer.
+func TestConfigRefusalsNeverReachIPAM(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		node domain.NodePolicy
+		conf string
+		code domain.Code
+	}{
+		{"link not found", domain.NodePolicy{}, strings.Replace(hostBondConf, `"eth1001"`, `"eth9"`, 1), domain.CodeLinkNotFound},
+		{"host link not offered", domain.NodePolicy{RestrictHostLinks: true, HostLinks: []string{"eth1000"}}, hostBondConf, domain.CodeInvalidConfig},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.node = tc.node
+			initial := w.state()
+			_, err := w.service(nil).Add(context.Background(), w.req(tc.conf, "c1"))
+			require.Error(t, err)
+			assert.Equal(t, tc.code, domain.CodeOf(err, 0), "%v", err)
+			assert.Empty(t, w.ipam.Calls())
+			assert.Equal(t, initial, w.state())
+		})
+	}
 }
 
 // A CNI_IFNAME already in the pod is refused before IPAM is asked: an

@@ -8,12 +8,16 @@ type branch struct {
 	panicked any
 }
 
-// goBranch starts fn. A panic in fn is kept and re-raised by wait on the
-// caller's goroutine, where the CNI adapter turns it into an error JSON
-// (a panic left on its own goroutine would kill the plugin mid-output).
-func goBranch(fn func() error) *branch {
+// goBranch starts fn, then calls then (if set) once the branch is seen as
+// finished. A panic in fn is kept and re-raised by wait on the caller's
+// goroutine, where the CNI adapter turns it into an error JSON (a panic
+// left on its own goroutine would kill the plugin mid-output).
+func goBranch(fn func() error, then func()) *branch {
 	b := &branch{finished: make(chan struct{})}
 	go func() {
+		if then != nil {
+			defer then()
+		}
 		defer close(b.finished)
 		defer func() { b.panicked = recover() }()
 		b.err = fn()

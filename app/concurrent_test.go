@@ -89,10 +89,7 @@ func kernelBranch(t *testing.T) (steps []string, before, within int) {
 }
 
 // IPAM ADD fails while the kernel branch is at each of its steps: the
-// kernel branch stops at the next step it starts once the branch has
-// ended (how many steps run in between is the scheduler's business), and
-// never starts a step that needs IPAM's result; the node is as it was
-// found.
+// kernel branch stops at its next step, and the node is as it was found.
 func TestIPAMAddFailsBesideEveryKernelStep(t *testing.T) {
 	ctx := context.Background()
 	steps, _, _ := kernelBranch(t)
@@ -102,23 +99,27 @@ func TestIPAMAddFailsBesideEveryKernelStep(t *testing.T) {
 			initial := w.state()
 			g := newGatedIPAM(w.ipam)
 			w.ipam.FailOn("Add", 1, errors.New("injected IPAM fault"))
+			ended := make(chan struct{})
 			var started []string
-			svc := w.serviceWith(g, nil, func(s domain.Step) {
-				if s.Kind == domain.StepIPAMAdd {
-					return // its own goroutine; started is the kernel branch's
-				}
-				started = append(started, s.String())
-				if s.String() == at {
-					close(g.gate) // IPAM fails now, while this step runs
-					<-g.returned
-				}
+			svc, err := app.New(app.Deps{Links: w.k, Bonds: w.k, Addresses: w.k, Namespaces: w.k, Props: w.k,
+				IPAM: g, Store: w.store, Locks: w.locks,
+				BeforeStep: func(s domain.Step) {
+					if s.Kind == domain.StepIPAMAdd {
+						return // its own goroutine; started is the kernel branch's
+					}
+					started = append(started, s.String())
+					if s.String() == at {
+						close(g.gate) // IPAM fails now, while this step runs
+						<-ended
+					}
+				},
+				BesideDone: func(domain.Step) { close(ended) },
 			})
-			_, err := svc.Add(ctx, w.req(hostBondConf, "c1"))
+			require.NoError(t, err)
+			_, err = svc.Add(ctx, w.req(hostBondConf, "c1"))
 			require.Error(t, err)
 			assert.Equal(t, domain.CodeIPAMFailed, domain.CodeOf(err, 0), "%v", err)
-			last := started[len(started)-1]
-			assert.GreaterOrEqual(t, slices.Index(steps, last), slices.Index(steps, at), "the kernel branch went on to %q", last)
-			assert.NotContains(t, started, string(domain.StepConfigureIP), "no step that needs IPAM's result starts")
+			assert.Equal(t, at, started[len(started)-1], "the kernel branch stops at its next step")
 			assert.Equal(t, initial, w.state())
 		})
 	}

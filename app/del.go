@@ -49,7 +49,7 @@ func (s *Service) Del(ctx context.Context, req Request) error {
 				errs = append(errs, err)
 			}
 		} else {
-			ipamDel = goBranch(del)
+			ipamDel = goBranch(del, nil)
 			defer func() { <-ipamDel.finished }() // on a panic too
 		}
 	}

@@ -205,7 +205,7 @@ func TestValidateObservesHostLinks(t *testing.T) {
 	for _, s := range res.Plan.Steps {
 		kinds = append(kinds, s.String())
 	}
-	assert.Equal(t, []string{"record", "ipam-add", "record-links", "move-to-pod eth1000", "move-to-pod eth1001", "create-bond", "enslave eth1000",
+	assert.Equal(t, []string{"record", "ipam-add", "move-to-pod eth1000", "move-to-pod eth1001", "create-bond", "enslave eth1000",
 		"enslave eth1001", "bond-up", "configure-ip", "mark-ready"}, kinds)
 	assert.True(t, before.Equal(e.k.Snapshot()), "nothing changed")
 	assert.Equal(t, 0, e.store.Len())

@@ -46,6 +46,11 @@ type Deps struct {
 	// leaves it nil; the crash tests build the binary with a hook that
 	// pauses at a named step so they can SIGKILL the plugin there.
 	BeforeStep func(domain.Step)
+	// BesideDone, if set, is called once a step planned Beside (IPAM ADD)
+	// has finished, on its goroutine, after the other branch can see it
+	// has: tests use it to place the kernel branch exactly. Production
+	// leaves it nil.
+	BesideDone func(domain.Step)
 	// Clock is the time the use cases read (records' timestamps, DEL's
 	// wait for a NIC to return); nil is the system clock.
 	Clock Clock

@@ -9,11 +9,6 @@ const (
 	// StepRecord writes the attachment record (phase adding) before anything
 	// on the node changes. Undo: StepForget.
 	StepRecord StepKind = "record"
-	// StepRecordLinks writes the record again, now with the observed
-	// links' states, before any link changes; planned when the first
-	// record was written before the links were observed (AddStart). No
-	// undo of its own: StepRecord's forget removes the record.
-	StepRecordLinks StepKind = "record-links"
 	// StepMoveToPod moves a host link into the pod netns. Undo: StepReturnToHost.
 	StepMoveToPod StepKind = "move-to-pod"
 	// StepCreateBond creates the bond, down, with every option. Undo: StepDeleteBond.
@@ -125,19 +120,20 @@ type Plan struct {
 	Spec  BondSpec
 	Steps []Step
 	// Started is how many of Steps are AddStart's: ADD runs those before
-	// it observes the links, the rest once PlanAdd has accepted them.
+	// it checks the links, the rest once PlanAdd has accepted them.
 	Started int
 	// Original holds the links' states before the ADD, recorded durably.
 	Original []LinkState
 }
 
-// AddStart returns the steps an ADD runs before it observes the links:
-// for an IPAM that needs nothing of the bond, the record (so that from
-// then on a DEL can undo anything, an IPAM allocation included) and IPAM
-// ADD beside everything after it, so that the IPAM plugin's exec, the
-// longest single step, overlaps observing the links and planning as well
-// as the kernel steps. Otherwise none: the record is written once the
-// links are observed, and IPAM ADD follows the bond.
+// AddStart returns the steps an ADD runs once it has found the links
+// (their original states are known, so the record holds them) and before
+// it checks them: for an IPAM that needs nothing of the bond, the record
+// (so that from then on a DEL can undo anything, an IPAM allocation
+// included) and IPAM ADD beside everything after it, so that the IPAM
+// plugin's exec, the longest single step, overlaps checking the links and
+// planning as well as the kernel steps. Otherwise none: the record is
+// written once the plan is made, and IPAM ADD follows the bond.
 func AddStart(hasIPAM, ipamNeedsLink bool) []Step {
 	if !hasIPAM || ipamNeedsLink {
 		return nil
@@ -206,17 +202,12 @@ func PlanAdd(in AddInput) (Plan, error) {
 	}
 
 	p := Plan{Spec: spec}
-	for _, l := range in.Links {
-		p.Original = append(p.Original, StateOf(l))
-	}
-	// The record comes first: from then on a DEL can undo anything,
-	// including an IPAM allocation. It holds the links' original states
-	// before any of them changes.
+	p.Original = StatesOf(in.Links)
+	// The record comes first, with the links' original states: from then
+	// on a DEL can undo anything, including an IPAM allocation.
 	start := AddStart(in.HasIPAM, in.IPAMNeedsLink)
 	p.Steps, p.Started = append(p.Steps, start...), len(start)
-	if len(start) > 0 {
-		p.Steps = append(p.Steps, Step{Kind: StepRecordLinks})
-	} else {
+	if len(start) == 0 {
 		p.Steps = append(p.Steps, Step{Kind: StepRecord})
 	}
 	if !spec.LinksInContainer {

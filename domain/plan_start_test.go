@@ -6,9 +6,9 @@ import (
 )
 
 // An IPAM that needs nothing of the bond starts, after the record, before
-// the links are observed; PlanAdd lists those steps first and records the
-// links' states again before any of them changes. dhcp, and no IPAM, keep
-// the single record with the links, and dhcp's ADD follows bond up.
+// the links are checked; PlanAdd lists those steps first. dhcp, and no
+// IPAM, keep the record as the plan's first step, and dhcp's ADD follows
+// bond up.
 func TestPlanAddStartsIPAMBeforeObserving(t *testing.T) {
 	s1 := Link{Index: 2, Name: "s1", MTU: 1500}
 	s2 := Link{Index: 3, Name: "s2", MTU: 1500}
@@ -25,7 +25,7 @@ func TestPlanAddStartsIPAMBeforeObserving(t *testing.T) {
 		started       int
 		want          []StepKind
 	}{
-		{"host-local", true, false, 2, []StepKind{StepRecord, StepIPAMAdd, StepRecordLinks, StepMoveToPod, StepMoveToPod,
+		{"host-local", true, false, 2, []StepKind{StepRecord, StepIPAMAdd, StepMoveToPod, StepMoveToPod,
 			StepCreateBond, StepEnslave, StepEnslave, StepBondUp, StepConfigureIP, StepMarkReady}},
 		{"dhcp", true, true, 0, []StepKind{StepRecord, StepMoveToPod, StepMoveToPod,
 			StepCreateBond, StepEnslave, StepEnslave, StepBondUp, StepIPAMAdd, StepConfigureIP, StepMarkReady}},
@@ -52,9 +52,6 @@ func TestPlanAddStartsIPAMBeforeObserving(t *testing.T) {
 				if s.Beside != (i == 1 && c.started == 2) {
 					t.Fatalf("step %d %s: Beside %t", i, s, s.Beside)
 				}
-			}
-			if u, ok := (Step{Kind: StepRecordLinks}).Undo(); ok {
-				t.Fatalf("record-links has an undo (%s): the first record's forget removes the record", u)
 			}
 		})
 	}

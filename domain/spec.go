@@ -107,6 +107,16 @@ type LinkState struct {
 	PodIndex int `json:"podIndex,omitempty"`
 }
 
+// StatesOf is StateOf of each link, in order: what the record keeps of the
+// links before ADD changes them.
+func StatesOf(links []Link) []LinkState {
+	out := make([]LinkState, 0, len(links))
+	for _, l := range links {
+		out = append(out, StateOf(l))
+	}
+	return out
+}
+
 // StateOf captures what must be restored of a link.
 func StateOf(l Link) LinkState {
 	s := LinkState{Name: l.Name, Index: l.Index, MTU: l.MTU, MAC: l.MAC, Up: l.Up, Kind: l.Kind}

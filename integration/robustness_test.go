@@ -110,7 +110,7 @@ func TestKill9DuringAddThenDelRestores(t *testing.T) {
 	e := newCNI(t)
 	hooks := e.hooksBin()
 	before1, before2 := snap(t, "", hostNIC1), snap(t, "", hostNIC2)
-	steps := []string{"record", "record-links", "move-to-pod eth1000", "move-to-pod eth1001", "create-bond",
+	steps := []string{"record", "move-to-pod eth1000", "move-to-pod eth1001", "create-bond",
 		"enslave eth1000", "enslave eth1001", "bond-up", "ipam-add", "configure-ip", "mark-ready"}
 	dataDir := "/tmp/kill-host-local"
 	for _, step := range steps {

@@ -237,7 +237,7 @@ func TestValidate(t *testing.T) {
 	for _, s := range v.Plan.Steps {
 		steps = append(steps, s.Text)
 	}
-	assert.Equal(t, []string{"record", "ipam-add", "record-links", "move-to-pod eth2", "move-to-pod eth3", "create-bond", "enslave eth2", "enslave eth3",
+	assert.Equal(t, []string{"record", "ipam-add", "move-to-pod eth2", "move-to-pod eth3", "create-bond", "enslave eth2", "enslave eth3",
 		"bond-up", "configure-ip", "mark-ready"}, steps)
 	assert.True(t, v.Plan.Steps[1].Beside, "IPAM ADD runs beside the kernel steps")
 	assert.Len(t, v.Plan.Original, 2)
