@@ -252,13 +252,25 @@ func TestUnsafeHostNICRefused(t *testing.T) {
 		kit.AddAddress(t, "", hostNIC1, "192.0.2.10/24")
 		before1, before2 := snap(t, "", hostNIC1), snap(t, "", hostNIC2)
 		pod := kit.NewNetns(t, "unsafe")
-		_, err := e.add(e.attachment(kit.SeedHostConf("1.1.0", ""), pod, "net1"))
+		// The safety check runs beside IPAM ADD, which has reserved an
+		// address by the time it refuses: the refusal releases it.
+		lastReserved := func() string {
+			b, _ := os.ReadFile("/tmp/host-local/bond0/last_reserved_ip.0")
+			return string(b)
+		}
+		lastBefore := lastReserved()
+		a := e.attachment(kit.SeedHostConf("1.1.0", ""), pod, "net1")
+		_, err := e.add(a)
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "192.0.2.10/24")
 		assert.Contains(t, err.Error(), "allowUnsafeHostLinks")
 		assert.Equal(t, before1, snap(t, "", hostNIC1))
 		assert.Equal(t, before2, snap(t, "", hostNIC2))
 		assert.Contains(t, ipsOf(t, "", hostNIC1), "192.0.2.10/24", "address untouched")
+		assert.NotEqual(t, lastBefore, lastReserved(), "IPAM ADD ran beside the safety check")
+		assert.Empty(t, reservations(t, "/tmp/host-local/bond0", a.ContainerID), "the address IPAM ADD reserved is released")
+		_, err = os.Stat(filepath.Join(e.stateDir, a.ContainerID+"_net1.json"))
+		assert.True(t, os.IsNotExist(err), "no record left")
 	})
 	t.Run("default route", func(t *testing.T) {
 		kit.SetUp(t, "", hostNIC2, true)
@@ -282,4 +294,21 @@ func TestUnsafeHostNICRefused(t *testing.T) {
 		require.NoError(t, e.del(a))
 		assert.False(t, absent(t, "", hostNIC1), "returned to the host")
 	})
+}
+
+// A config naming a link that is not there is refused before IPAM is
+// called: host-local reserves nothing, not even for a moment.
+func TestMissingLinkNeverReachesIPAM(t *testing.T) {
+	e := newCNI(t)
+	dir := t.TempDir()
+	pod := kit.NewNetns(t, "missing")
+	conf := strings.Replace(kit.SeedHostConf("1.1.0", fmt.Sprintf(`{"type":"host-local","subnet":"10.10.23.0/24","dataDir":%q}`, dir)),
+		`"name": "`+hostNIC2+`"`, `"name": "eth9999"`, 1)
+	require.Contains(t, conf, "eth9999")
+	_, err := e.add(e.attachment(conf, pod, "net1"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `"eth9999" not found`)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "host-local never ran: no network directory, no reservation")
 }
