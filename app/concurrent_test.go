@@ -37,23 +37,6 @@ func (g *gatedIPAM) Add(ctx context.Context, plugin string, conf []byte, inv por
 	return g.IPAM.Add(ctx, plugin, conf, inv)
 }
 
-// onFailure is a slog handler that closes a channel when ADD logs that a
-// step failed, which it does before waiting for the other branch.
-type onFailure struct {
-	once sync.Once
-	ch   chan struct{}
-}
-
-func (h *onFailure) Enabled(context.Context, slog.Level) bool { return true }
-func (h *onFailure) Handle(_ context.Context, r slog.Record) error {
-	if r.Message == "ADD step failed; undoing" {
-		h.once.Do(func() { close(h.ch) })
-	}
-	return nil
-}
-func (h *onFailure) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *onFailure) WithGroup(string) slog.Handler      { return h }
-
 // kernelBranch returns the steps an ADD of hostBondConf runs beside IPAM
 // ADD, and how many mutating kernel calls come before and within them.
 func kernelBranch(t *testing.T) (steps []string, before, within int) {
@@ -135,7 +118,7 @@ func TestKernelFaultWhileIPAMAddInFlight(t *testing.T) {
 		w := newWorld(t)
 		initial := w.state()
 		g := newGatedIPAM(w.ipam)
-		h := &onFailure{ch: make(chan struct{})}
+		h := &onMessage{msg: "ADD step failed; undoing", ch: make(chan struct{})}
 		go func() {
 			<-h.ch
 			close(g.gate) // IPAM ADD completes only after the kernel failed

@@ -362,10 +362,7 @@ func (b *bench) floorRound(round int, suffix, pod string, conf []byte, floors ..
 		if !bytes.Contains(r.Stdout, []byte(want)) {
 			return fmt.Errorf("floor %s: unexpected output %q", f, r.Stdout)
 		}
-		key := "exec_" + f + suffix
-		b.floor[key] = append(b.floor[key], r.Wall)
-		b.cpu[key] = append(b.cpu[key], r.CPU)
-		b.sys[key] = append(b.sys[key], r.Sys)
+		b.sample("exec_"+f+suffix, r)
 	}
 	return nil
 }
@@ -506,6 +503,13 @@ func (b *bench) hostLatency() error {
 	return nil
 }
 
+// sample files one exec's wall, CPU and system time under key.
+func (b *bench) sample(key string, r execResult) {
+	b.floor[key] = append(b.floor[key], r.Wall)
+	b.cpu[key] = append(b.cpu[key], r.CPU)
+	b.sys[key] = append(b.sys[key], r.Sys)
+}
+
 // kernelOwn execs kernel-floor, which makes a verb's kernel changes and
 // nothing else (the same messages, through the same adapter, for the bond
 // conf describes), in pod, and files its time under key; and, in turns
@@ -537,9 +541,7 @@ func (b *bench) kernelOwn(key, verb, pod string, conf []byte, host bool) error {
 		if err != nil {
 			return fmt.Errorf("kernel-floor %s: %w", o.key, err)
 		}
-		b.floor[o.key] = append(b.floor[o.key], r.Wall)
-		b.cpu[o.key] = append(b.cpu[o.key], r.CPU)
-		b.sys[o.key] = append(b.sys[o.key], r.Sys)
+		b.sample(o.key, r)
 	}
 	return nil
 }
