@@ -17,7 +17,13 @@ import (
 // goroutine, so no other goroutine ever runs in ns by accident.
 //
 // Goroutines that fn starts do not run in ns.
+//
+// For domain.HostNetns no switch is needed: every thread outside Do is in
+// the process's namespace, so fn runs on a fresh locked thread as it is.
 func Do(ns domain.Netns, fn func() error) error {
+	if ns == domain.HostNetns {
+		return onFreshThread(fn)
+	}
 	target, err := Open(ns)
 	if err != nil {
 		return err
@@ -33,6 +39,18 @@ func run(target *os.File, fn func() error) error {
 		// its thread with it.
 		runtime.LockOSThread()
 		errc <- runLocked(target, fn)
+	}()
+	return <-errc
+}
+
+// onFreshThread runs fn on a new goroutine locked to its thread: one that
+// is known not to be inside Do (see the package comment).
+func onFreshThread(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		errc <- fn()
 	}()
 	return <-errc
 }

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"runtime"
 
 	vnetns "github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -70,19 +69,13 @@ func verify(f *os.File, path string) error {
 // is known not to have moved: a fresh goroutine locked to its thread (see
 // the package comment). It works even when called from inside Do.
 func openHost() (*os.File, error) {
-	type result struct {
-		f   *os.File
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		f, err := openThread()
-		ch <- result{f, err}
-	}()
-	r := <-ch
-	return r.f, r.err
+	var f *os.File
+	err := onFreshThread(func() error {
+		var err error
+		f, err = openThread()
+		return err
+	})
+	return f, err
 }
 
 // openThread opens the network namespace of the calling thread, which must

@@ -89,6 +89,21 @@ func TestDoRunsInsideAndComesBack(t *testing.T) {
 	assert.Equal(t, before, hs.Ino)
 }
 
+func TestDoInTheHostNeedsNoSwitch(t *testing.T) {
+	before := ownIno(t)
+	var inside uint64
+	require.NoError(t, netns.Do(domain.HostNetns, func() error {
+		var st unix.Stat_t
+		if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
+			return err
+		}
+		inside = st.Ino
+		return nil
+	}))
+	assert.Equal(t, before, inside)
+	assert.ErrorIs(t, netns.Do(domain.HostNetns, func() error { return domain.ErrNotFound }), domain.ErrNotFound)
+}
+
 func TestDoMissingNamespace(t *testing.T) {
 	err := netns.Do("/nonexistent/netns", func() error { return nil })
 	require.ErrorIs(t, err, domain.ErrNotFound)

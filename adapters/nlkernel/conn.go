@@ -1,7 +1,7 @@
 // Package nlkernel implements the link, bond and address ports over rtnetlink
 // (github.com/jsimonetti/rtnetlink/v2). It never moves a thread between
 // namespaces: it keeps one netlink socket per namespace, opened inside it
-// (netlink.Config.NetNS), lazily and for the adapter's lifetime.
+// (adapters/nlsock), lazily and for the adapter's lifetime.
 //
 // Every request goes through Adapter.exec, which counts round trips. Bond
 // requests follow the kernel rules in docs/kernel-notes.md: one create
@@ -20,36 +20,26 @@ import (
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/bondcni/bond/adapters/netns"
+	"github.com/bondcni/bond/adapters/nlsock"
 	"github.com/bondcni/bond/domain"
 	"github.com/bondcni/bond/ports"
 )
 
-// executor is the part of *rtnetlink.Conn the adapter uses; tests swap it.
+// executor is what the adapter needs of a connection; tests swap it.
 type executor interface {
 	Execute(m rtnetlink.Message, family uint16, flags netlink.HeaderFlags) ([]rtnetlink.Message, error)
 	Close() error
 }
 
-var _ executor = (*rtnetlink.Conn)(nil)
+// dialFunc opens an rtnetlink connection inside ns.
+type dialFunc func(ns domain.Netns) (executor, error)
 
-// dialFunc opens an rtnetlink socket inside the namespace open at fd.
-type dialFunc func(fd int) (executor, error)
-
-func dialStrict(fd int) (executor, error) {
-	// Strict: extended acks (the kernel's extack text lands in errors) and
-	// strict checking of dump requests (kernel-side filters).
-	cfg := &netlink.Config{NetNS: fd, Strict: true}
-	c, err := rtnetlink.Dial(cfg)
+func dialStrict(ns domain.Netns) (executor, error) {
+	c, err := nlsock.Dial(ns)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := netlink.Dial(unix.NETLINK_ROUTE, cfg)
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	return &strictConn{Conn: c, raw: raw}, nil
+	return conn{c}, nil
 }
 
 // rawExecutor is an executor that can also return the kernel's replies
@@ -59,22 +49,47 @@ type rawExecutor interface {
 	ExecuteRaw(m rtnetlink.Message, typ uint16, flags netlink.HeaderFlags) ([]netlink.Message, error)
 }
 
-// strictConn is the production executor: an rtnetlink connection, and a
-// second socket in the same namespace for the raw requests.
-type strictConn struct {
-	*rtnetlink.Conn
-	raw *netlink.Conn
-}
+// conn is the production executor: rtnetlink's message types over a
+// netlink connection on an nlsock socket (one per namespace).
+type conn struct{ nl *netlink.Conn }
 
-func (s *strictConn) ExecuteRaw(m rtnetlink.Message, typ uint16, flags netlink.HeaderFlags) ([]netlink.Message, error) {
+func (c conn) ExecuteRaw(m rtnetlink.Message, typ uint16, flags netlink.HeaderFlags) ([]netlink.Message, error) {
 	data, err := m.MarshalBinary()
 	if err != nil {
 		return nil, err
 	}
-	return s.raw.Execute(netlink.Message{Header: netlink.Header{Type: netlink.HeaderType(typ), Flags: flags}, Data: data})
+	return c.nl.Execute(netlink.Message{Header: netlink.Header{Type: netlink.HeaderType(typ), Flags: flags}, Data: data})
 }
 
-func (s *strictConn) Close() error { return errors.Join(s.Conn.Close(), s.raw.Close()) }
+// Execute decodes each reply into rtnetlink's type for it; a reply of
+// another kind (an ack) leaves a nil at its index.
+func (c conn) Execute(m rtnetlink.Message, typ uint16, flags netlink.HeaderFlags) ([]rtnetlink.Message, error) {
+	raw, err := c.ExecuteRaw(m, typ, flags)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]rtnetlink.Message, len(raw))
+	for i, r := range raw {
+		var d rtnetlink.Message
+		switch r.Header.Type {
+		case unix.RTM_NEWLINK, unix.RTM_DELLINK, unix.RTM_GETLINK:
+			d = &rtnetlink.LinkMessage{}
+		case unix.RTM_NEWADDR, unix.RTM_DELADDR, unix.RTM_GETADDR:
+			d = &rtnetlink.AddressMessage{}
+		case unix.RTM_NEWROUTE, unix.RTM_DELROUTE, unix.RTM_GETROUTE:
+			d = &rtnetlink.RouteMessage{}
+		default:
+			continue
+		}
+		if err := d.UnmarshalBinary(r.Data); err != nil {
+			return nil, fmt.Errorf("decoding a reply of type %d: %w", r.Header.Type, err)
+		}
+		out[i] = d
+	}
+	return out, nil
+}
+
+func (c conn) Close() error { return c.nl.Close() }
 
 // Adapter is a ports.Links, ports.Bonds and ports.Addresses on rtnetlink.
 // It is safe for concurrent use. Close it when done.
@@ -113,18 +128,18 @@ func (a *Adapter) conn(ns domain.Netns) (executor, error) {
 	if c, ok := a.conns[ns]; ok {
 		return c, nil
 	}
-	f, err := netns.Open(ns)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close() // the socket keeps its own reference to the namespace
-	c, err := a.dial(int(f.Fd()))
+	c, err := a.dial(ns)
 	if err != nil {
 		return nil, fmt.Errorf("opening rtnetlink socket in %s: %w", nsName(ns), err)
 	}
 	a.conns[ns] = c
 	return c, nil
 }
+
+// Open opens the socket for ns ahead of its first request, so that
+// request need not wait for it. An error is not kept: the first request in
+// ns tries again and reports it.
+func (a *Adapter) Open(ns domain.Netns) { _, _ = a.conn(ns) }
 
 // exec sends one request and returns the replies, counting the round trip.
 func (a *Adapter) exec(c executor, m rtnetlink.Message, typ uint16, flags netlink.HeaderFlags) ([]rtnetlink.Message, error) {

@@ -7,6 +7,8 @@ import (
 	"github.com/mdlayher/netlink"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/bondcni/bond/domain"
 )
 
 // request is one message the adapter sent.
@@ -48,7 +50,7 @@ func (f *fakeKernel) Close() error { return nil }
 func newFake(t *testing.T, reply func(r request) ([]rtnetlink.Message, error)) (*Adapter, *fakeKernel) {
 	t.Helper()
 	f := &fakeKernel{reply: reply}
-	a := newAdapter(func(int) (executor, error) { return f, nil })
+	a := newAdapter(func(domain.Netns) (executor, error) { return f, nil })
 	t.Cleanup(func() { _ = a.Close() })
 	return a, f
 }

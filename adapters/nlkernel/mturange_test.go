@@ -51,7 +51,7 @@ func (f *rawFake) ExecuteRaw(m rtnetlink.Message, typ uint16, flags netlink.Head
 
 func TestLinksCarryTheDriversMTURange(t *testing.T) {
 	f := &rawFake{links: map[string]*rtnetlink.LinkMessage{"s1": linkMsg(4, "s1", 0, nil)}, min: 68, max: 3506}
-	a := newAdapter(func(int) (executor, error) { return f, nil })
+	a := newAdapter(func(domain.Netns) (executor, error) { return f, nil })
 	t.Cleanup(func() { _ = a.Close() })
 	ctx := context.Background()
 

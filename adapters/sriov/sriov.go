@@ -1,8 +1,8 @@
 // Package sriov implements ports.VFs on the running kernel: which links
 // are SR-IOV virtual functions, and what their PF enforces for them.
 //
-// One RTM_GETLINK in the link's netns (a per-namespace socket; the thread
-// never moves) gives the link's parent device (IFLA_PARENT_DEV_NAME and
+// One RTM_GETLINK in the link's netns (on an adapters/nlsock socket opened
+// inside it) gives the link's parent device (IFLA_PARENT_DEV_NAME and
 // _BUS_NAME): a PCI device for a NIC's netdev, none for a veth. PCI
 // devices are not namespaced, so the host's sysfs tells the rest without
 // mounting anything: a VF's device has a physfn link to its PF's, the PF's
@@ -28,7 +28,7 @@ import (
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/bondcni/bond/adapters/netns"
+	"github.com/bondcni/bond/adapters/nlsock"
 	"github.com/bondcni/bond/domain"
 	"github.com/bondcni/bond/ports"
 )
@@ -86,12 +86,7 @@ func (Reader) VF(ctx context.Context, ns domain.Netns, name string) (domain.VF, 
 // parentDevice asks the link's netns for the link's parent device: its
 // bus ("pci") and name (the PCI address); "" for a virtual link.
 func parentDevice(ns domain.Netns, name string) (bus, dev string, err error) {
-	f, err := netns.Open(ns)
-	if err != nil {
-		return "", "", err
-	}
-	defer f.Close()
-	c, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{NetNS: int(f.Fd()), Strict: true})
+	c, err := nlsock.Dial(ns)
 	if err != nil {
 		return "", "", fmt.Errorf("opening rtnetlink in %s: %w", nsName(ns), err)
 	}
@@ -155,6 +150,10 @@ const (
 
 // pfView fills in what the PF reports for VF v.Index: one RTM_GETLINK on
 // the PF in the host netns with RTEXT_FILTER_VF, decoding IFLA_VFINFO_LIST.
+//
+// This reply lists every VF of the PF and can outgrow nlsock's fixed
+// buffer, so it goes through the library's socket, which sizes its buffer
+// to each reply; the host netns needs no thread switch either way.
 func pfView(pf string, v *domain.VF) error {
 	c, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{Strict: true})
 	if err != nil {

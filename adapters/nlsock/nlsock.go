@@ -1,0 +1,200 @@
+// Package nlsock opens rtnetlink sockets inside a network namespace for
+// mdlayher/netlink's Conn, which keeps doing the protocol: sequence
+// numbers, reply validation, and decoding the kernel's errors with their
+// extended-ack text.
+//
+// The socket makes plain blocking system calls. rtnetlink handles a request
+// inside the sendmsg that carries it, so its reply (or a dump's next part)
+// is queued before the recvmsg that reads it, and a blocking call never
+// waits for the kernel to start. The library's own socket goes through the
+// runtime's poller and starts a goroutine per send and per receive to watch
+// a context that cannot be cancelled, and peeks at every reply's size with
+// an extra recvmsg. In a plugin that makes a few dozen requests per exec,
+// those hand-offs between threads cost more than the requests.
+package nlsock
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"iter"
+	"os"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/bondcni/bond/adapters/netns"
+	"github.com/bondcni/bond/domain"
+)
+
+// BufferSize bounds one datagram from the kernel. Dump replies come in
+// parts of at most 32 KiB (the kernel caps its dump buffers there), and a
+// request for one link, address or route gets a reply of a few KiB. A
+// larger datagram is an error, never a silently shortened reply.
+const BufferSize = 64 << 10
+
+// ErrTruncated is returned when a datagram did not fit in BufferSize.
+var ErrTruncated = errors.New("netlink reply larger than the receive buffer")
+
+// Dial opens a NETLINK_ROUTE socket inside ns with extended acks (the
+// kernel's error text reaches errors) and strict checking of requests
+// (dump filters apply in the kernel). The socket belongs to ns for its
+// whole life, whichever thread uses it. Errors wrap domain.ErrNotFound or
+// domain.ErrNotNetns for a bad namespace path.
+func Dial(ns domain.Netns) (*netlink.Conn, error) {
+	var (
+		s   *socket
+		pid uint32
+	)
+	err := netns.Do(ns, func() error {
+		var err error
+		s, pid, err = open()
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return netlink.NewConn(s, pid), nil
+}
+
+// socket is a netlink.Socket on a blocking file descriptor.
+type socket struct {
+	fd  int
+	buf []byte
+}
+
+var _ netlink.Socket = (*socket)(nil)
+
+// open creates the socket in the calling thread's namespace and returns it
+// with the port ID the kernel bound it to.
+func open() (*socket, uint32, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, 0, os.NewSyscallError("socket", err)
+	}
+	fail := func(op string, err error) (*socket, uint32, error) {
+		unix.Close(fd)
+		return nil, 0, os.NewSyscallError(op, err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return fail("bind", err)
+	}
+	for _, opt := range []int{unix.NETLINK_EXT_ACK, unix.NETLINK_GET_STRICT_CHK} {
+		if err := unix.SetsockoptInt(fd, unix.SOL_NETLINK, opt, 1); err != nil {
+			return fail("setsockopt", err)
+		}
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return fail("getsockname", err)
+	}
+	nl, ok := sa.(*unix.SockaddrNetlink)
+	if !ok {
+		return fail("getsockname", unix.EAFNOSUPPORT)
+	}
+	return &socket{fd: fd, buf: make([]byte, BufferSize)}, nl.Pid, nil
+}
+
+func (s *socket) Close() error { return os.NewSyscallError("close", unix.Close(s.fd)) }
+
+func (s *socket) Send(m netlink.Message) error {
+	b, err := m.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	return s.write(b)
+}
+
+func (s *socket) SendMessages(ms []netlink.Message) error {
+	var b []byte
+	for _, m := range ms {
+		mb, err := m.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		b = append(b, mb...)
+	}
+	return s.write(b)
+}
+
+func (s *socket) write(b []byte) error {
+	kernel := &unix.SockaddrNetlink{Family: unix.AF_NETLINK}
+	for {
+		err := unix.Sendto(s.fd, b, 0, kernel)
+		if err != unix.EINTR {
+			return os.NewSyscallError("sendto", err)
+		}
+	}
+}
+
+func (s *socket) Receive() ([]netlink.Message, error) {
+	var ms []netlink.Message
+	for m, err := range s.ReceiveIter() {
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, m)
+	}
+	return ms, nil
+}
+
+// ReceiveIter reads one datagram and yields the messages in it. Their data
+// is a copy: the buffer is reused by the next read.
+func (s *socket) ReceiveIter() iter.Seq2[netlink.Message, error] {
+	return func(yield func(netlink.Message, error) bool) {
+		b, err := s.read()
+		if err != nil {
+			yield(netlink.Message{}, err)
+			return
+		}
+		for len(b) > 0 {
+			m, rest, err := next(b)
+			if err != nil {
+				yield(netlink.Message{}, err)
+				return
+			}
+			if !yield(m, nil) {
+				return
+			}
+			b = rest
+		}
+	}
+}
+
+// read receives one datagram into a fresh, 4-byte padded copy.
+func (s *socket) read() ([]byte, error) {
+	for {
+		// MSG_TRUNC makes the kernel return the datagram's full length
+		// even when it did not fit.
+		n, _, _, _, err := unix.Recvmsg(s.fd, s.buf, nil, unix.MSG_TRUNC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, os.NewSyscallError("recvmsg", err)
+		}
+		if n > len(s.buf) {
+			return nil, fmt.Errorf("%w: %d bytes, buffer %d", ErrTruncated, n, len(s.buf))
+		}
+		b := make([]byte, align(n))
+		copy(b, s.buf[:n])
+		return b, nil
+	}
+}
+
+const headerLen = unix.SizeofNlMsghdr
+
+// next splits the first message off a datagram.
+func next(b []byte) (netlink.Message, []byte, error) {
+	if len(b) < headerLen {
+		return netlink.Message{}, nil, fmt.Errorf("netlink datagram: %d trailing bytes, shorter than a header", len(b))
+	}
+	var m netlink.Message
+	end := min(align(int(binary.NativeEndian.Uint32(b))), len(b))
+	if err := m.UnmarshalBinary(b[:end]); err != nil {
+		return netlink.Message{}, nil, fmt.Errorf("netlink datagram: %w", err)
+	}
+	return m, b[end:], nil
+}
+
+func align(n int) int { return (n + unix.NLMSG_ALIGNTO - 1) &^ (unix.NLMSG_ALIGNTO - 1) }

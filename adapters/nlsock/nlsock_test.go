@@ -1,0 +1,152 @@
+package nlsock
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"os"
+	"testing"
+
+	"github.com/jsimonetti/rtnetlink/v2"
+	"github.com/mdlayher/netlink"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/bondcni/bond/adapters/netns/netnstest"
+	"github.com/bondcni/bond/domain"
+)
+
+// These tests talk to the running kernel's rtnetlink, which needs no
+// bonding driver: they run natively as root.
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+}
+
+func dial(t *testing.T, ns domain.Netns) *netlink.Conn {
+	t.Helper()
+	c, err := Dial(ns)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, c.Close()) })
+	return c
+}
+
+func execute(c *netlink.Conn, m rtnetlink.Message, typ uint16, flags netlink.HeaderFlags) ([]netlink.Message, error) {
+	data, err := m.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return c.Execute(netlink.Message{Header: netlink.Header{Type: netlink.HeaderType(typ), Flags: flags}, Data: data})
+}
+
+func loopback(t *testing.T, c *netlink.Conn) *rtnetlink.LinkMessage {
+	t.Helper()
+	replies, err := execute(c, &rtnetlink.LinkMessage{Attributes: &rtnetlink.LinkAttributes{Name: "lo"}}, unix.RTM_GETLINK, netlink.Request)
+	require.NoError(t, err)
+	require.Len(t, replies, 1)
+	require.Equal(t, netlink.HeaderType(unix.RTM_NEWLINK), replies[0].Header.Type)
+	var lo rtnetlink.LinkMessage
+	require.NoError(t, lo.UnmarshalBinary(replies[0].Data))
+	require.Equal(t, "lo", lo.Attributes.Name)
+	return &lo
+}
+
+func TestSocketLivesInItsNamespace(t *testing.T) {
+	requireRoot(t)
+	host := loopback(t, dial(t, domain.HostNetns))
+	assert.NotZero(t, host.Flags&unix.IFF_UP, "the host's loopback is up")
+	// A new namespace's loopback is down: the socket was opened inside it,
+	// though the test's own thread never left the host.
+	pod := netnstest.New(t)
+	assert.Zero(t, loopback(t, dial(t, pod)).Flags&unix.IFF_UP, "the new namespace's loopback")
+}
+
+func TestKernelErrorsKeepTheirText(t *testing.T) {
+	requireRoot(t)
+	c := dial(t, domain.HostNetns)
+	// With strict checking a link dump filtered by index is refused, and the
+	// extended ack carries the kernel's reason; without either option the
+	// kernel would dump every link.
+	_, err := execute(c, &rtnetlink.LinkMessage{Index: 1}, unix.RTM_GETLINK, netlink.Request|netlink.Dump)
+	require.ErrorIs(t, err, unix.EINVAL)
+	var oe *netlink.OpError
+	require.True(t, errors.As(err, &oe), "%T", err)
+	assert.Contains(t, oe.Message, "dump")
+
+	_, err = execute(c, &rtnetlink.LinkMessage{Attributes: &rtnetlink.LinkAttributes{Name: "no-such-link"}}, unix.RTM_GETLINK, netlink.Request)
+	require.ErrorIs(t, err, unix.ENODEV)
+}
+
+func TestDumpAcrossManyDatagrams(t *testing.T) {
+	requireRoot(t)
+	c := dial(t, netnstest.New(t))
+	lo := loopback(t, c)
+	// 1200 addresses make a dump of about 100 KiB: several datagrams, each
+	// read whole into the fixed buffer.
+	const n = 1200
+	for i := range n {
+		ip := netip.AddrFrom4([4]byte{10, 77, byte(i >> 8), byte(i)})
+		_, err := execute(c, &rtnetlink.AddressMessage{
+			Family: unix.AF_INET, PrefixLength: 32, Index: lo.Index,
+			Attributes: &rtnetlink.AddressAttributes{Address: ip.AsSlice(), Local: ip.AsSlice()},
+		}, unix.RTM_NEWADDR, netlink.Request|netlink.Create|netlink.Excl|netlink.Acknowledge)
+		require.NoError(t, err, "address %d", i)
+	}
+	replies, err := execute(c, &rtnetlink.AddressMessage{Family: unix.AF_INET}, unix.RTM_GETADDR, netlink.Request|netlink.Dump)
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	for _, r := range replies {
+		var a rtnetlink.AddressMessage
+		require.NoError(t, a.UnmarshalBinary(r.Data))
+		seen[a.Attributes.Address.String()] = true
+	}
+	assert.Len(t, seen, n, "every address once (a fresh namespace's loopback has no IPv4 address of its own)")
+}
+
+func TestNextSplitsAndRefusesBadLengths(t *testing.T) {
+	msg := func(length uint32, typ uint16, payload int) []byte {
+		b := make([]byte, align(headerLen+payload))
+		binary.NativeEndian.PutUint32(b, length)
+		binary.NativeEndian.PutUint16(b[4:], typ)
+		return b
+	}
+	two := append(msg(headerLen+5, 100, 5), msg(headerLen, 101, 0)...)
+	m, rest, err := next(two)
+	require.NoError(t, err)
+	assert.Equal(t, netlink.HeaderType(100), m.Header.Type)
+	assert.Len(t, m.Data, 5, "the padding is not data")
+	m, rest, err = next(rest)
+	require.NoError(t, err)
+	assert.Equal(t, netlink.HeaderType(101), m.Header.Type)
+	assert.Empty(t, rest)
+
+	for name, b := range map[string][]byte{
+		"shorter than a header": make([]byte, 8),
+		"length zero":           msg(0, 1, 0),
+		"length past the end":   msg(headerLen+64, 1, 4),
+	} {
+		_, _, err := next(b)
+		assert.Error(t, err, name)
+	}
+}
+
+// FuzzNext: no datagram makes the splitter panic or loop.
+func FuzzNext(f *testing.F) {
+	f.Add([]byte{20, 0, 0, 0, 3, 0, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		b = append(b, make([]byte, align(len(b))-len(b))...)
+		for len(b) > 0 {
+			_, rest, err := next(b)
+			if err != nil {
+				return
+			}
+			if len(rest) >= len(b) {
+				t.Fatalf("no progress on %x", b)
+			}
+			b = rest
+		}
+	})
+}
