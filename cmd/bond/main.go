@@ -122,10 +122,12 @@ func run(getenv func(string) string) int {
 		// the graph would only add start-up time to the cheapest verb.
 		e = cni.New(nil, nil, "", about()).Run()
 	} else {
+		warmUp(getenv("CNI_COMMAND"))
 		// The one Invoke runs the CNI call; fx.New returns when it is done.
 		graph := fx.New(
 			Module(env),
 			fx.Invoke(func(p *cni.Plugin, a *nlkernel.Adapter) {
+				openPodSocket(a, getenv("CNI_NETNS"))
 				e = p.Run()
 				a.Close()
 			}),
