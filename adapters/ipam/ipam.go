@@ -40,7 +40,7 @@ var cniVars = []string{"CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAM
 
 // Delegate is a ports.IPAM over invoke.
 type Delegate struct {
-	// Exec runs plugins; nil means invoke's DefaultExec (a process).
+	// Exec runs plugins; nil means a process (proc).
 	Exec invoke.Exec
 	// PassEnv names further variables of the plugin's environment the IPAM
 	// plugin gets (the node settings' "ipamEnv").
@@ -56,7 +56,7 @@ func New(exec invoke.Exec) *Delegate { return &Delegate{Exec: exec} }
 func (d *Delegate) exec() invoke.Exec {
 	inner := d.Exec
 	if inner == nil {
-		inner = &invoke.DefaultExec{RawExec: &invoke.RawExec{Stderr: os.Stderr}}
+		inner = &proc{stderr: os.Stderr}
 	}
 	return minimalEnv{Exec: inner, pass: d.PassEnv}
 }

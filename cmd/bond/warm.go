@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 
@@ -16,12 +15,6 @@ import (
 // anything on the node or can fail the call.
 func warmUp(verb string) {
 	go func() {
-		// os checks, once per process and with a throwaway child, whether
-		// pidfds work; FindProcess makes it check now instead of when IPAM
-		// is started.
-		if p, err := os.FindProcess(os.Getpid()); err == nil {
-			_ = p.Release()
-		}
 		// encoding/json builds a type's encoder (and the field tables its
 		// decoder shares) on first use: the record's, and ADD's result.
 		_, _ = domain.EncodeRecord(domain.Attachment{})
