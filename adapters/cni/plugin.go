@@ -84,6 +84,10 @@ func (p *Plugin) Funcs() skel.CNIFuncs {
 // logSettings are what the adapter itself reads of the network config.
 type logSettings struct {
 	CNIVersion string `json:"cniVersion"`
+	// Present only when the config has the key; without either, logging
+	// needs no look at the rest of the config.
+	LogLevel json.RawMessage `json:"logLevel"`
+	LogFile  json.RawMessage `json:"logFile"`
 }
 
 // guard configures logging from the config, converts errors to CNI errors
@@ -100,7 +104,9 @@ func (p *Plugin) guard(h func(context.Context, *skel.CmdArgs, logSettings) error
 		}()
 		var ls logSettings
 		_ = json.Unmarshal(args.StdinData, &ls) // bad JSON is reported by the use case
-		p.configureLogging(args)
+		if ls.LogLevel != nil || ls.LogFile != nil {
+			p.configureLogging(args)
+		}
 		if err := toCNIError(h(context.Background(), args, ls)); err != nil {
 			// The runtime shows the error in the pod's events; the node's
 			// log keeps it too, with the call it belongs to.
