@@ -394,6 +394,16 @@ func (r *addRun) do(ctx context.Context, st domain.Step) error {
 		if err := d.Links.SetUp(ctx, pod, r.bond.Index, up); err != nil {
 			return wrapPort(err, "setting bond %q up=%t", r.spec.Name, up)
 		}
+		if up {
+			// Read the bond back: the result carries its real MAC and MTU
+			// (the kernel picks the MAC at enslave). Here, in the kernel
+			// branch, it is read while IPAM ADD may still run.
+			b, err := d.Links.LinkByIndex(ctx, pod, r.bond.Index)
+			if err != nil {
+				return wrapPort(err, "reading bond %q back", r.spec.Name)
+			}
+			r.bond = b
+		}
 	case domain.StepCreateVLAN, domain.StepVLANUp, domain.StepDeleteVLAN:
 		return r.doVLAN(ctx, st)
 	case domain.StepIPAMAdd:
@@ -411,21 +421,6 @@ func (r *addRun) do(ctx context.Context, st domain.Step) error {
 			return wrapPort(err, "configuring addresses on %q", r.spec.IfName())
 		}
 	case domain.StepMarkReady:
-		// Read the bond back first: the result carries its real MAC and MTU
-		// (the kernel picks the MAC at enslave), and a failure here still
-		// rolls the whole ADD back.
-		b, err := d.Links.LinkByIndex(ctx, pod, r.bond.Index)
-		if err != nil {
-			return wrapPort(err, "reading bond %q back", r.spec.Name)
-		}
-		r.bond = b
-		if r.spec.VLAN != nil {
-			v, err := d.Links.LinkByIndex(ctx, pod, r.vlan.Index)
-			if err != nil {
-				return wrapPort(err, "reading VLAN device %q back", r.spec.VLAN.Name)
-			}
-			r.vlan = v
-		}
 		r.rec.Phase = domain.PhaseReady
 		for _, ip := range r.ipam.IPs {
 			r.rec.IPs = append(r.rec.IPs, ip.Address)

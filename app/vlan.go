@@ -74,6 +74,12 @@ func (r *addRun) doVLAN(ctx context.Context, st domain.Step) error {
 		if err := d.Links.SetUp(ctx, pod, r.vlan.Index, true); err != nil {
 			return wrapPort(err, "setting VLAN device %q up", v.Name)
 		}
+		// Read back for the result, as the bond is at bond-up.
+		l, err := d.Links.LinkByIndex(ctx, pod, r.vlan.Index)
+		if err != nil {
+			return wrapPort(err, "reading VLAN device %q back", v.Name)
+		}
+		r.vlan = l
 	case domain.StepDeleteVLAN:
 		if err := d.Links.Delete(ctx, pod, r.vlan.Index); err != nil && !errors.Is(err, domain.ErrNotFound) {
 			return wrapPort(err, "deleting VLAN device %q", v.Name)
