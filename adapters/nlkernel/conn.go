@@ -136,6 +136,20 @@ func (a *Adapter) conn(ns domain.Netns) (executor, error) {
 	return c, nil
 }
 
+// NetlinkConn lends the connection the adapter keeps for ns (opening it
+// if need be) to another reader of the same kernel; the adapter closes it.
+func (a *Adapter) NetlinkConn(ns domain.Netns) (*netlink.Conn, error) {
+	c, err := a.conn(ns)
+	if err != nil {
+		return nil, err
+	}
+	nc, ok := c.(conn)
+	if !ok {
+		return nil, fmt.Errorf("the rtnetlink connection in %s is a %T, not a netlink socket", nsName(ns), c)
+	}
+	return nc.nl, nil
+}
+
 // Open opens the socket for ns ahead of its first request, so that
 // request need not wait for it. An error is not kept: the first request in
 // ns tries again and reports it.

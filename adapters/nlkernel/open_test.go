@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/jsimonetti/rtnetlink/v2"
+	"github.com/mdlayher/netlink"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -34,4 +35,26 @@ func TestOpenLeavesItsErrorToTheRequest(t *testing.T) {
 	_, err := a.Link(context.Background(), "/gone", "net1")
 	require.ErrorIs(t, err, refuse, "the request dials again and reports what failed")
 	assert.Equal(t, 2, dials)
+}
+
+// nopSocket is a netlink.Socket that is never used, only closed.
+type nopSocket struct{ netlink.Socket }
+
+func (nopSocket) Close() error { return nil }
+
+func TestNetlinkConnLendsTheKeptSocket(t *testing.T) {
+	nc := netlink.NewConn(nopSocket{}, 0)
+	dials := 0
+	a := newAdapter(func(domain.Netns) (executor, error) { dials++; return conn{nl: nc}, nil })
+	defer a.Close()
+	for range 2 {
+		got, err := a.NetlinkConn("/pod")
+		require.NoError(t, err)
+		assert.Same(t, nc, got)
+	}
+	assert.Equal(t, 1, dials)
+
+	f, _ := newFake(t, nil)
+	_, err := f.NetlinkConn("/pod")
+	assert.ErrorContains(t, err, "not a netlink socket")
 }

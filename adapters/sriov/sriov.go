@@ -34,7 +34,17 @@ import (
 )
 
 // Reader is a ports.VFs on the running kernel.
-type Reader struct{}
+type Reader struct {
+	// Conns, if set, lends the rtnetlink connection of a namespace (the
+	// CNI binary's rtnetlink adapter, which keeps one per namespace);
+	// without it each lookup opens and closes its own.
+	Conns Conns
+}
+
+// Conns lends rtnetlink connections that stay open, one per namespace.
+type Conns interface {
+	NetlinkConn(ns domain.Netns) (*netlink.Conn, error)
+}
 
 var _ ports.VFs = Reader{}
 
@@ -42,11 +52,11 @@ var _ ports.VFs = Reader{}
 const pciDevices = "/sys/bus/pci/devices"
 
 // VF returns the VF facts of the link, false if it is no VF.
-func (Reader) VF(ctx context.Context, ns domain.Netns, name string) (domain.VF, bool, error) {
+func (r Reader) VF(ctx context.Context, ns domain.Netns, name string) (domain.VF, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return domain.VF{}, false, err
 	}
-	bus, dev, err := parentDevice(ns, name)
+	bus, dev, err := r.parentDevice(ns, name)
 	if err != nil || bus != "pci" {
 		return domain.VF{}, false, err
 	}
@@ -85,12 +95,16 @@ func (Reader) VF(ctx context.Context, ns domain.Netns, name string) (domain.VF, 
 
 // parentDevice asks the link's netns for the link's parent device: its
 // bus ("pci") and name (the PCI address); "" for a virtual link.
-func parentDevice(ns domain.Netns, name string) (bus, dev string, err error) {
-	c, err := nlsock.Dial(ns)
+func (r Reader) parentDevice(ns domain.Netns, name string) (bus, dev string, err error) {
+	var c *netlink.Conn
+	if r.Conns != nil {
+		c, err = r.Conns.NetlinkConn(ns)
+	} else if c, err = nlsock.Dial(ns); err == nil {
+		defer c.Close()
+	}
 	if err != nil {
 		return "", "", fmt.Errorf("opening rtnetlink in %s: %w", nsName(ns), err)
 	}
-	defer c.Close()
 	attrs, err := getLink(c, name, rtextSkipStats)
 	if errors.Is(err, unix.ENODEV) {
 		return "", "", fmt.Errorf("reading the device of %s in %s: %w: %w", name, nsName(ns), domain.ErrNotFound, err)

@@ -194,7 +194,7 @@ func newDriven(e Env) driven {
 		RTNL: nl, Links: nl, Bonds: nl, Addresses: nl, VLANs: nl,
 		Namespaces: netns.Checker{},
 		Props:      ethtool.Props{},
-		VFs:        sriov.Reader{},
+		VFs:        sriov.Reader{Conns: nl},
 		IPAM:       delegate,
 		Store:      state.NewMoved(e.StateDir, e.PreviousStateDir),
 		Locks:      locks.New(e.LockDir),
