@@ -40,15 +40,35 @@ func EncodeRecord(a Attachment) ([]byte, error) {
 // unknown key, a wrong type, trailing data or a missing identity is an
 // error wrapping ErrUnreadable.
 func DecodeRecord(data []byte) (Attachment, error) {
-	var probe struct {
-		Version *int `json:"version"`
+	a, err := decodeStrict(data)
+	if err != nil {
+		// Say why in the terms of the format: not JSON, or a version this
+		// plugin does not know (whose unknown keys made the strict decode
+		// fail), before the strict decoder's own complaint.
+		var probe struct {
+			Version *int `json:"version"`
+		}
+		if perr := json.Unmarshal(data, &probe); perr != nil {
+			return Attachment{}, fmt.Errorf("%w: not a JSON record: %w", ErrUnreadable, perr)
+		}
+		if probe.Version != nil {
+			if err := checkVersion(*probe.Version); err != nil {
+				return Attachment{}, err
+			}
+		}
+		return Attachment{}, err
 	}
-	if err := json.Unmarshal(data, &probe); err != nil {
-		return Attachment{}, fmt.Errorf("%w: not a JSON record: %w", ErrUnreadable, err)
+	if err := checkVersion(a.Version); err != nil {
+		return Attachment{}, err
 	}
-	if probe.Version != nil && (*probe.Version < 0 || *probe.Version > RecordVersion) {
-		return Attachment{}, fmt.Errorf("%w: format version %d; this plugin reads versions 0 to %d", ErrUnreadable, *probe.Version, RecordVersion)
+	if a.ID.ContainerID == "" || a.ID.IfName == "" {
+		return Attachment{}, fmt.Errorf("%w: no containerID or ifname", ErrUnreadable)
 	}
+	return a, nil
+}
+
+// decodeStrict decodes one record, refusing unknown keys and trailing data.
+func decodeStrict(data []byte) (Attachment, error) {
 	var a Attachment
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -58,8 +78,12 @@ func DecodeRecord(data []byte) (Attachment, error) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return Attachment{}, fmt.Errorf("%w: data after the record", ErrUnreadable)
 	}
-	if a.ID.ContainerID == "" || a.ID.IfName == "" {
-		return Attachment{}, fmt.Errorf("%w: no containerID or ifname", ErrUnreadable)
-	}
 	return a, nil
+}
+
+func checkVersion(v int) error {
+	if v < 0 || v > RecordVersion {
+		return fmt.Errorf("%w: format version %d; this plugin reads versions 0 to %d", ErrUnreadable, v, RecordVersion)
+	}
+	return nil
 }
