@@ -262,11 +262,12 @@ type recVFs struct {
 	r *recorder
 }
 
-// VF uses its own rtnetlink sockets (one GETLINK in the link's netns, one
-// on the PF for a VF): they show up with 0 round trips of the nlkernel adapter.
+// VF sends one GETLINK in the link's netns on the socket nlkernel lends it
+// (as in cmd/bond) and, for a VF, one on the PF on a socket of its own;
+// neither goes through the adapter's counter, so they show up with 0.
 func (v recVFs) VF(ctx context.Context, ns domain.Netns, name string) (domain.VF, bool, error) {
 	var isVF bool
-	vf, err := rec1(v.r, "VFs.VF (own rtnetlink socket, sysfs)", func() (domain.VF, error) {
+	vf, err := rec1(v.r, "VFs.VF (GETLINKs not counted, sysfs)", func() (domain.VF, error) {
 		vf, ok, err := v.VFs.VF(ctx, ns, name)
 		isVF = ok
 		return vf, err
@@ -370,7 +371,7 @@ func newInProcess() (*inProcess, error) {
 		Addresses:  recAddrs{rt, r},
 		Namespaces: recNS{netns.Checker{}, r},
 		Props:      recProps{ethtool.Props{}, r},
-		VFs:        recVFs{sriov.Reader{}, r},
+		VFs:        recVFs{sriov.Reader{Conns: rt}, r},
 		IPAM:       recIPAM{ipam.New(nil), r},
 		Store:      recStore{state.New(os.Getenv("BOND_STATE_DIR")), r},
 		Locks:      recLocks{locks.New(os.Getenv("BOND_LOCK_DIR")), r},
