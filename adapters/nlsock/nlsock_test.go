@@ -150,3 +150,32 @@ func FuzzNext(f *testing.F) {
 		}
 	})
 }
+
+func TestAnOversizedDatagramIsAnError(t *testing.T) {
+	// A datagram socket pair stands in for the kernel: the reader sees one
+	// datagram larger than its buffer, and must say so, not return a part.
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM, 0)
+	require.NoError(t, err)
+	defer unix.Close(fds[1])
+	require.NoError(t, unix.SetsockoptInt(fds[1], unix.SOL_SOCKET, unix.SO_SNDBUF, 4*BufferSize))
+	s := &socket{fd: fds[0], buf: make([]byte, BufferSize)}
+	defer s.Close()
+
+	big := make([]byte, BufferSize+100)
+	binary.NativeEndian.PutUint32(big, uint32(len(big)))
+	require.NoError(t, unix.Send(fds[1], big, 0))
+	_, err = s.Receive()
+	require.ErrorIs(t, err, ErrTruncated)
+	assert.ErrorContains(t, err, "65636 bytes")
+
+	// The next datagram is read whole.
+	ok := make([]byte, headerLen+4)
+	binary.NativeEndian.PutUint32(ok, uint32(len(ok)))
+	binary.NativeEndian.PutUint16(ok[4:], 42)
+	require.NoError(t, unix.Send(fds[1], ok, 0))
+	ms, err := s.Receive()
+	require.NoError(t, err)
+	require.Len(t, ms, 1)
+	assert.Equal(t, netlink.HeaderType(42), ms[0].Header.Type)
+	assert.Len(t, ms[0].Data, 4)
+}
