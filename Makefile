@@ -72,6 +72,7 @@ FUZZTIME ?= 15s
 fuzz:
 	go test -run='^$$' -fuzz='^FuzzParseConfig$$' -fuzztime=$(FUZZTIME) ./domain/
 	go test -run='^$$' -fuzz='^FuzzAddDel$$' -fuzztime=$(FUZZTIME) ./app/
+	go test -run='^$$' -fuzz='^FuzzNext$$' -fuzztime=$(FUZZTIME) ./adapters/nlsock/
 
 kernel-test:
 	integration/kernel-tests.sh $(RUN)
