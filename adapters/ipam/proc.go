@@ -42,7 +42,8 @@ const busyRetries = 5
 
 // ExecPlugin runs the plugin at path with stdin and environ and returns its
 // stdout. A failed plugin gives a *types.Error: its own error JSON from
-// stdout, or a message built from its stderr and exit status.
+// stdout, or a message built from its stderr and exit status (or why it
+// could not be run).
 func (p *proc) ExecPlugin(ctx context.Context, path string, stdin []byte, environ []string) ([]byte, error) {
 	for try := 0; ; try++ {
 		stdout, stderr, err := runProcess(ctx, path, stdin, environ)
@@ -54,12 +55,10 @@ func (p *proc) ExecPlugin(ctx context.Context, path string, stdin []byte, enviro
 			}
 			continue
 		}
-		var exit *exitError
-		if errors.As(err, &exit) {
-			return nil, pluginError(exit, stdout, stderr)
-		}
 		if err != nil {
-			return nil, err
+			// A plugin that could not be started or waited for reads like
+			// one that failed silently, as with invoke.RawExec.
+			return nil, pluginError(err, stdout, stderr)
 		}
 		if p.stderr != nil && len(stderr) > 0 {
 			_, _ = p.stderr.Write(stderr)
@@ -79,7 +78,7 @@ func (e *exitError) Error() string {
 }
 
 // pluginError reads a failed plugin's output as invoke.RawExec does.
-func pluginError(exit error, stdout, stderr []byte) *types.Error {
+func pluginError(failure error, stdout, stderr []byte) *types.Error {
 	var e types.Error
 	switch {
 	case len(stdout) > 0:
@@ -87,9 +86,9 @@ func pluginError(exit error, stdout, stderr []byte) *types.Error {
 			e.Msg = fmt.Sprintf("netplugin failed but error parsing its diagnostic message %q: %v", stdout, err)
 		}
 	case len(stderr) > 0:
-		e.Msg = fmt.Sprintf("netplugin failed: %q: %v", stderr, exit)
+		e.Msg = fmt.Sprintf("netplugin failed: %q: %v", stderr, failure)
 	default:
-		e.Msg = fmt.Sprintf("netplugin failed with no error message: %v", exit)
+		e.Msg = fmt.Sprintf("netplugin failed with no error message: %v", failure)
 	}
 	return &e
 }

@@ -62,7 +62,9 @@ func TestProcFailures(t *testing.T) {
 		})
 	}
 	_, err := (&proc{}).ExecPlugin(ctx, "/nonexistent/plugin", nil, nil)
-	require.ErrorIs(t, err, os.ErrNotExist)
+	var te *types.Error
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, "netplugin failed with no error message: fork/exec /nonexistent/plugin: no such file or directory", te.Msg)
 }
 
 func TestProcKillsAPluginWhenTheContextEnds(t *testing.T) {
