@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"iter"
 	"os"
+	"sync"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -28,8 +29,10 @@ import (
 )
 
 // BufferSize bounds one datagram from the kernel. Dump replies come in
-// parts of at most 32 KiB (the kernel caps its dump buffers there), and a
-// request for one link, address or route gets a reply of a few KiB. A
+// parts the kernel sizes to the reader's buffer (at most 32 KiB) unless
+// one entry is larger, and a request for one link, address or route gets
+// a reply of a few KiB. What can be larger is a link with its VF list
+// (RTEXT_FILTER_VF), so no request on these sockets may ask for one. A
 // larger datagram is an error, never a silently shortened reply.
 const BufferSize = 64 << 10
 
@@ -52,6 +55,11 @@ func Dial(ns domain.Netns) (*netlink.Conn, error) {
 		return err
 	})
 	if err != nil {
+		if s != nil {
+			// Opened, but the thread could not switch back: the socket
+			// would keep the namespace alive.
+			s.Close()
+		}
 		return nil, err
 	}
 	return netlink.NewConn(s, pid), nil
@@ -59,8 +67,23 @@ func Dial(ns domain.Netns) (*netlink.Conn, error) {
 
 // socket is a netlink.Socket on a blocking file descriptor.
 type socket struct {
-	fd  int
-	buf []byte
+	// mu is held for reading around every system call on fd, and for
+	// writing by Close, so a closed descriptor's number (which the process
+	// may reuse for another socket, in another namespace) is never used.
+	// Close waits for a call in progress: a reply is always queued before
+	// its read, so none waits long.
+	mu sync.RWMutex
+	fd int // -1 once closed
+
+	// readMu guards buf and open.
+	readMu sync.Mutex
+	buf    []byte
+	// open is set by a request and cleared by the last message of its
+	// reply (one not in a multi-part reply, or NLMSG_DONE). A request that
+	// finds it still set first discards what is queued: the rest of a
+	// reply whose reader stopped part-way (an error in a dump), which would
+	// otherwise be read as the answer to every request after it.
+	open bool
 }
 
 var _ netlink.Socket = (*socket)(nil)
@@ -95,7 +118,33 @@ func open() (*socket, uint32, error) {
 	return &socket{fd: fd, buf: make([]byte, BufferSize)}, nl.Pid, nil
 }
 
-func (s *socket) Close() error { return os.NewSyscallError("close", unix.Close(s.fd)) }
+// Close closes the socket once; later calls, and any call on it after,
+// get EBADF.
+func (s *socket) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fd < 0 {
+		return os.NewSyscallError("close", unix.EBADF)
+	}
+	err := unix.Close(s.fd)
+	s.fd = -1
+	return os.NewSyscallError("close", err)
+}
+
+// syscall runs fn on the descriptor unless the socket is closed.
+func (s *socket) syscall(op string, fn func(fd int) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.fd < 0 {
+		return os.NewSyscallError(op, unix.EBADF)
+	}
+	for {
+		err := fn(s.fd)
+		if err != unix.EINTR {
+			return os.NewSyscallError(op, err)
+		}
+	}
+}
 
 func (s *socket) Send(m netlink.Message) error {
 	b, err := m.MarshalBinary()
@@ -118,12 +167,26 @@ func (s *socket) SendMessages(ms []netlink.Message) error {
 }
 
 func (s *socket) write(b []byte) error {
+	s.beginRequest()
 	kernel := &unix.SockaddrNetlink{Family: unix.AF_NETLINK}
-	for {
-		err := unix.Sendto(s.fd, b, 0, kernel)
-		if err != unix.EINTR {
-			return os.NewSyscallError("sendto", err)
-		}
+	return s.syscall("sendto", func(fd int) error { return unix.Sendto(fd, b, 0, kernel) })
+}
+
+// beginRequest marks a reply as expected, first discarding, without
+// waiting, what is left of the previous one if it was not read to its end.
+// Reading a dump's part makes the kernel queue the next, so this also ends
+// a dump in progress.
+func (s *socket) beginRequest() {
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	stale := s.open
+	s.open = true
+	for stale {
+		err := s.syscall("recvmsg", func(fd int) error {
+			_, _, _, _, err := unix.Recvmsg(fd, s.buf, nil, unix.MSG_DONTWAIT)
+			return err
+		})
+		stale = err == nil // EAGAIN: the queue is empty (or the socket is closed)
 	}
 }
 
@@ -153,6 +216,11 @@ func (s *socket) ReceiveIter() iter.Seq2[netlink.Message, error] {
 				yield(netlink.Message{}, err)
 				return
 			}
+			if m.Header.Flags&netlink.Multi == 0 || m.Header.Type == netlink.Done {
+				s.readMu.Lock()
+				s.open = false
+				s.readMu.Unlock()
+			}
 			if !yield(m, nil) {
 				return
 			}
@@ -163,23 +231,25 @@ func (s *socket) ReceiveIter() iter.Seq2[netlink.Message, error] {
 
 // read receives one datagram into a fresh, 4-byte padded copy.
 func (s *socket) read() ([]byte, error) {
-	for {
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	var n int
+	err := s.syscall("recvmsg", func(fd int) error {
 		// MSG_TRUNC makes the kernel return the datagram's full length
 		// even when it did not fit.
-		n, _, _, _, err := unix.Recvmsg(s.fd, s.buf, nil, unix.MSG_TRUNC)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, os.NewSyscallError("recvmsg", err)
-		}
-		if n > len(s.buf) {
-			return nil, fmt.Errorf("%w: %d bytes, buffer %d", ErrTruncated, n, len(s.buf))
-		}
-		b := make([]byte, align(n))
-		copy(b, s.buf[:n])
-		return b, nil
+		var err error
+		n, _, _, _, err = unix.Recvmsg(fd, s.buf, nil, unix.MSG_TRUNC)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
+	if n > len(s.buf) {
+		return nil, fmt.Errorf("%w: %d bytes, buffer %d", ErrTruncated, n, len(s.buf))
+	}
+	b := make([]byte, align(n))
+	copy(b, s.buf[:n])
+	return b, nil
 }
 
 const headerLen = unix.SizeofNlMsghdr

@@ -151,31 +151,84 @@ func FuzzNext(f *testing.F) {
 	})
 }
 
-func TestAnOversizedDatagramIsAnError(t *testing.T) {
-	// A datagram socket pair stands in for the kernel: the reader sees one
-	// datagram larger than its buffer, and must say so, not return a part.
+// fakeKernel is a datagram socket pair: the socket under test on one end,
+// the test playing the kernel's part on the other.
+func fakeKernel(t *testing.T) (*socket, func(typ uint16, flags netlink.HeaderFlags, size int)) {
+	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM, 0)
 	require.NoError(t, err)
-	defer unix.Close(fds[1])
+	t.Cleanup(func() { unix.Close(fds[1]) })
 	require.NoError(t, unix.SetsockoptInt(fds[1], unix.SOL_SOCKET, unix.SO_SNDBUF, 4*BufferSize))
+	// A datagram the test expects but the code discarded fails the read
+	// instead of blocking the test.
+	require.NoError(t, unix.SetsockoptTimeval(fds[0], unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 5}))
 	s := &socket{fd: fds[0], buf: make([]byte, BufferSize)}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	reply := func(typ uint16, flags netlink.HeaderFlags, size int) {
+		b := make([]byte, align(size))
+		binary.NativeEndian.PutUint32(b, uint32(size))
+		binary.NativeEndian.PutUint16(b[4:], typ)
+		binary.NativeEndian.PutUint16(b[6:], uint16(flags))
+		require.NoError(t, unix.Send(fds[1], b, 0))
+	}
+	return s, reply
+}
 
-	big := make([]byte, BufferSize+100)
-	binary.NativeEndian.PutUint32(big, uint32(len(big)))
-	require.NoError(t, unix.Send(fds[1], big, 0))
-	_, err = s.Receive()
+func TestAnOversizedDatagramIsAnError(t *testing.T) {
+	// The reader sees one datagram larger than its buffer, and must say
+	// so, not return a part.
+	s, reply := fakeKernel(t)
+	reply(42, 0, BufferSize+100)
+	_, err := s.Receive()
 	require.ErrorIs(t, err, ErrTruncated)
 	assert.ErrorContains(t, err, "65636 bytes")
 
 	// The next datagram is read whole.
-	ok := make([]byte, headerLen+4)
-	binary.NativeEndian.PutUint32(ok, uint32(len(ok)))
-	binary.NativeEndian.PutUint16(ok[4:], 42)
-	require.NoError(t, unix.Send(fds[1], ok, 0))
+	reply(42, 0, headerLen+4)
 	ms, err := s.Receive()
 	require.NoError(t, err)
 	require.Len(t, ms, 1)
 	assert.Equal(t, netlink.HeaderType(42), ms[0].Header.Type)
 	assert.Len(t, ms[0].Data, 4)
+}
+
+func TestARequestDiscardsWhatIsLeftOfAnUnfinishedReply(t *testing.T) {
+	s, reply := fakeKernel(t)
+	s.beginRequest()
+	// A dump whose first part did not fit: its reader gives up there, and
+	// the rest of the dump is still queued.
+	reply(16, netlink.Multi, BufferSize+100)
+	reply(16, netlink.Multi, headerLen+8)
+	reply(uint16(netlink.Done), netlink.Multi, headerLen+4)
+	_, err := s.Receive()
+	require.ErrorIs(t, err, ErrTruncated)
+
+	s.beginRequest()
+	reply(77, 0, headerLen)
+	ms, err := s.Receive()
+	require.NoError(t, err)
+	require.Len(t, ms, 1)
+	assert.Equal(t, netlink.HeaderType(77), ms[0].Header.Type, "the answer to this request, not the old dump's rest")
+
+	// A reply read to its end leaves nothing to discard: the next request
+	// does not read ahead of its own reply.
+	s.beginRequest()
+	reply(78, 0, headerLen)
+	ms, err = s.Receive()
+	require.NoError(t, err)
+	assert.Equal(t, netlink.HeaderType(78), ms[0].Header.Type)
+	reply(79, 0, headerLen) // queued before the request that expects it
+	s.beginRequest()
+	ms, err = s.Receive()
+	require.NoError(t, err)
+	assert.Equal(t, netlink.HeaderType(79), ms[0].Header.Type)
+}
+
+func TestAClosedSocketIsNeverUsed(t *testing.T) {
+	s, _ := fakeKernel(t)
+	require.NoError(t, s.Close())
+	require.ErrorIs(t, s.Close(), unix.EBADF)
+	_, err := s.Receive()
+	require.ErrorIs(t, err, unix.EBADF)
+	require.ErrorIs(t, s.Send(netlink.Message{Header: netlink.Header{Length: headerLen}}), unix.EBADF)
 }
