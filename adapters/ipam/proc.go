@@ -37,21 +37,35 @@ func (*proc) FindInPath(plugin string, paths []string) (string, error) {
 }
 
 // busyRetries is how often a plugin binary still open for writing ("text
-// file busy": an installer is replacing it) is tried again, a second apart.
+// file busy": an installer is replacing it) is tried again, after
+// waitBusy. When the retries run out the error is returned (RawExec
+// returned an empty output then).
 const busyRetries = 5
+
+// waitBusy waits a second before a busy binary is tried again; tests
+// replace it.
+var waitBusy = func(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Second):
+		return nil
+	}
+}
 
 // ExecPlugin runs the plugin at path with stdin and environ and returns its
 // stdout. A failed plugin gives a *types.Error: its own error JSON from
 // stdout, or a message built from its stderr and exit status (or why it
-// could not be run).
+// could not be run). A context that has ended starts nothing.
 func (p *proc) ExecPlugin(ctx context.Context, path string, stdin []byte, environ []string) ([]byte, error) {
 	for try := 0; ; try++ {
+		if err := ctx.Err(); err != nil {
+			return nil, pluginError(err, nil, nil)
+		}
 		stdout, stderr, err := runProcess(ctx, path, stdin, environ)
 		if errors.Is(err, syscall.ETXTBSY) && try < busyRetries {
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(time.Second):
+			if werr := waitBusy(ctx); werr != nil {
+				return nil, pluginError(werr, nil, nil)
 			}
 			continue
 		}
@@ -71,10 +85,14 @@ func (p *proc) ExecPlugin(ctx context.Context, path string, stdin []byte, enviro
 type exitError struct{ status syscall.WaitStatus }
 
 func (e *exitError) Error() string {
-	if e.status.Signaled() {
-		return "signal: " + e.status.Signal().String()
+	if !e.status.Signaled() {
+		return fmt.Sprintf("exit status %d", e.status.ExitStatus())
 	}
-	return fmt.Sprintf("exit status %d", e.status.ExitStatus())
+	msg := "signal: " + e.status.Signal().String()
+	if e.status.CoreDump() {
+		msg += " (core dumped)"
+	}
+	return msg
 }
 
 // pluginError reads a failed plugin's output as invoke.RawExec does.

@@ -3,7 +3,6 @@ package ipam
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -89,17 +88,65 @@ func TestProcKillsAPluginWhenTheContextEnds(t *testing.T) {
 	assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "the plugin is gone and reaped")
 }
 
-func TestProcRetriesABusyBinaryThenFails(t *testing.T) {
-	p := script(t, "exit 0")
-	w, err := os.OpenFile(p, os.O_WRONLY, 0)
+// busy opens the plugin for writing, as an installer replacing it would,
+// and returns what closes it again.
+func busy(t *testing.T, path string) func() {
+	t.Helper()
+	w, err := os.OpenFile(path, os.O_WRONLY, 0)
 	require.NoError(t, err)
-	defer w.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // ends the first wait between tries at once
-	_, err = (&proc{}).ExecPlugin(ctx, p, nil, nil)
-	require.True(t, errors.Is(err, context.Canceled), "%v", err)
+	t.Cleanup(func() { w.Close() })
+	return func() { w.Close() }
+}
 
-	w.Close()
+func onBusyWait(t *testing.T, fn func(n int) error) {
+	t.Helper()
+	saved := waitBusy
+	t.Cleanup(func() { waitBusy = saved })
+	n := 0
+	waitBusy = func(context.Context) error { n++; return fn(n) }
+}
+
+func TestProcRunsABusyBinaryOnceItIsFree(t *testing.T) {
+	p := script(t, "echo ran")
+	done := busy(t, p)
+	onBusyWait(t, func(n int) error {
+		if n == 2 {
+			done() // the installer finishes during the second wait
+		}
+		return nil
+	})
+	out, err := (&proc{}).ExecPlugin(context.Background(), p, nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "ran\n", string(out))
+}
+
+func TestProcGivesUpOnABinaryThatStaysBusy(t *testing.T) {
+	p := script(t, "exit 0")
+	busy(t, p)
+	waits := 0
+	onBusyWait(t, func(n int) error { waits = n; return nil })
+	_, err := (&proc{}).ExecPlugin(context.Background(), p, nil, nil)
+	var te *types.Error
+	require.ErrorAs(t, err, &te)
+	assert.Contains(t, te.Msg, "text file busy")
+	assert.Equal(t, busyRetries, waits)
+}
+
+func TestProcStartsNothingOnceTheContextEnded(t *testing.T) {
+	dir := t.TempDir()
+	p := script(t, "touch "+filepath.Join(dir, "ran"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := (&proc{}).ExecPlugin(ctx, p, nil, nil)
+	var te *types.Error
+	require.ErrorAs(t, err, &te)
+	assert.Contains(t, te.Msg, "context canceled")
+	assert.NoFileExists(t, filepath.Join(dir, "ran"))
+
+	// Ended while waiting for a busy binary: the same.
+	busy(t, p)
+	onBusyWait(t, func(int) error { return context.Canceled })
 	_, err = (&proc{}).ExecPlugin(context.Background(), p, nil, nil)
-	require.NoError(t, err, "runs once nobody writes it")
+	require.ErrorAs(t, err, &te)
+	assert.Contains(t, te.Msg, "context canceled")
 }
