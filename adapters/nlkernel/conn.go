@@ -1,9 +1,11 @@
 // Package nlkernel implements the link, bond and address ports over rtnetlink
-// (github.com/jsimonetti/rtnetlink/v2). It never moves a thread between
-// namespaces: it keeps one netlink socket per namespace, opened inside it
-// (adapters/nlsock), lazily and for the adapter's lifetime.
+// (github.com/jsimonetti/rtnetlink/v2). It never moves the calling thread
+// between namespaces: it keeps one netlink socket per namespace, opened
+// inside it on a thread of its own (adapters/nlsock), lazily and for the
+// adapter's lifetime.
 //
-// Every request goes through Adapter.exec, which counts round trips. Bond
+// Every request goes through Adapter.exec, which counts round trips (the
+// SR-IOV reader's lookups on a lent socket, NetlinkConn, are not counted). Bond
 // requests follow the kernel rules in docs/kernel-notes.md: one create
 // message carrying every option, the two-message enslave (down, then
 // IFLA_MASTER with no flag change), and never LinkService.SetMaster.

@@ -1,8 +1,10 @@
 package sriov
 
 import (
+	"context"
 	"encoding/binary"
 	"net"
+	"os"
 	"testing"
 
 	"github.com/mdlayher/netlink"
@@ -10,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/bondcni/bond/adapters/nlsock"
 	"github.com/bondcni/bond/domain"
 )
 
@@ -61,4 +64,38 @@ func TestDecodeVFInfoPicksTheVF(t *testing.T) {
 	found, err = decodeVFInfo(b, &v)
 	require.NoError(t, err)
 	assert.False(t, found)
+}
+
+// lender lends one connection and counts the loans.
+type lender struct {
+	c     *netlink.Conn
+	err   error
+	loans int
+}
+
+func (l *lender) NetlinkConn(domain.Netns) (*netlink.Conn, error) {
+	l.loans++
+	return l.c, l.err
+}
+
+func TestReaderUsesTheLentConnection(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (an rtnetlink socket)")
+	}
+	c, err := nlsock.Dial(domain.HostNetns)
+	require.NoError(t, err)
+	defer c.Close()
+	l := &lender{c: c}
+	for range 2 {
+		_, isVF, err := Reader{Conns: l}.VF(context.Background(), domain.HostNetns, "lo")
+		require.NoError(t, err)
+		assert.False(t, isVF, "the loopback has no parent device")
+	}
+	assert.Equal(t, 2, l.loans)
+	_, err = c.Execute(netlink.Message{Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request | netlink.Dump}, Data: make([]byte, unix.SizeofIfInfomsg)})
+	require.NoError(t, err, "the reader leaves the lent connection open")
+
+	_, _, err = Reader{Conns: &lender{err: domain.ErrNotFound}}.VF(context.Background(), "/gone", "net1")
+	require.ErrorIs(t, err, domain.ErrNotFound)
+	assert.ErrorContains(t, err, "opening rtnetlink in netns /gone")
 }
