@@ -37,6 +37,7 @@ export CGO_ENABLED=0
 # The plugin and the floors it is compared with get the same flags.
 go build -trimpath -ldflags "$ldflags" -o "$payload/bin/bond" ./cmd/bond
 go build -trimpath -ldflags "$ldflags" -o "$payload/bin/hello" ./integration/cmd/hello
+go build -trimpath -ldflags "$ldflags" -tags benchfloor -o "$payload/bin/bond-linkfloor" ./cmd/bond
 go build -trimpath -ldflags "$ldflags" -o "$payload/bin/kernel-floor" ./integration/cmd/kernel-floor
 (cd integration/tools && go build -trimpath -ldflags "$ldflags" -o "$payload/bin/static" github.com/containernetworking/plugins/plugins/ipam/static)
 go build -trimpath -o "$payload/bin/bond-bench" ./integration/bench

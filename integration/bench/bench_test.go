@@ -69,6 +69,10 @@ func sample(addPod float64, failures int) *Report {
 		r.Latency["exec_ipam_del"+sfx] = dist(9, 10, 11)
 	}
 	r.Latency["add_pod"] = dist(addPod-1, addPod, addPod+1)
+	r.Latency["exec_linkfloor"] = dist(13, 14, 15)
+	for _, k := range []string{"add_pod", "del_pod", "add_host", "del_host"} {
+		r.Latency[k+"_exec"] = dist(8, 9, 10)
+	}
 	r.Latency["check_pod"] = dist(20, 21, 22)
 	r.Latency["del_pod"] = dist(40, 41, 42)
 	r.Latency["add_host"] = dist(60, 61)
@@ -120,6 +124,8 @@ func TestBudgets(t *testing.T) {
 	assert.True(t, budget(t, r, "peak RSS").Pass)
 	assert.InDelta(t, 13.312, budget(t, r, "peak RSS").Measured, 1e-9, "MB = 10^6 bytes")
 	assert.True(t, budget(t, r, "no dump").Pass)
+	assert.Contains(t, budget(t, r, "ADD median, 2 veths").Detail, "the plugin's own exec 9.00 ms of it (libcni's work around the exec 24.00 ms)")
+	assert.Contains(t, budget(t, r, "cold bond VERSION").Detail, "exiting before main (its dependencies' start-up alone) takes 14.00 ms = 1.27 × hello-world")
 
 	// The bounds: hello + max(kernel's own work, IPAM), and CPU hello +
 	// kernel's own work + IPAM, the kernel's own work being kernel-floor
@@ -168,7 +174,7 @@ func dist1(v float64) Dist {
 
 func TestTableShowsEveryFigure(t *testing.T) {
 	txt := table(sample(29, 0))
-	for _, want := range []string{"exec hello-world", "exec bond VERSION | pod ADDs", "exec IPAM ADD     | pod ADDs", "exec IPAM DEL     | pod DELs", "exec IPAM DEL     | host rounds",
+	for _, want := range []string{"exec hello-world", "exec bond VERSION | pod ADDs", "exec bond, exit at init", "of it, the plugin's own exec", "exec IPAM ADD     | pod ADDs", "exec IPAM DEL     | pod DELs", "exec IPAM DEL     | host rounds",
 		"ADD   2 veths in pod", "CHECK 2 veths in pod", "DEL   2 veths in pod", "ADD   2 host NICs", "DEL   2 host NICs",
 		"sandbox host, 504 links", "CPU time per call", "peak RSS", "netlink round trips", "at once", "PASS", "FAIL", "budgets: "} {
 		assert.Contains(t, txt, want)

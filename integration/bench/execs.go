@@ -109,14 +109,16 @@ func podArgs(containerID string) string {
 
 // cpuExec is the invoke.Exec libcni runs the plugin with in this bench:
 // like invoke's RawExec (environment as given, stdin, stdout parsed as the
-// result or the CNI error), and it keeps the CPU time of each exec by
-// CNI_COMMAND and CNI_CONTAINERID, for the per-call CPU figures.
+// result or the CNI error), and it keeps the CPU and wall time of each
+// exec by CNI_COMMAND and CNI_CONTAINERID, for the per-call CPU figures
+// and the share of a call that is libcni's own work.
 type cpuExec struct {
 	mu  sync.Mutex
 	cpu map[string]cpuTime
 }
 
-type cpuTime struct{ total, sys time.Duration }
+// cpuTime is one exec's CPU time and its wall time from start to reaping.
+type cpuTime struct{ total, sys, wall time.Duration }
 
 func newCPUExec() *cpuExec { return &cpuExec{cpu: map[string]cpuTime{}} }
 
@@ -128,7 +130,9 @@ func (e *cpuExec) ExecPlugin(ctx context.Context, path string, stdin []byte, env
 	cmd.Stdin = bytes.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
 	err := cmd.Run()
+	wall := time.Since(start)
 	var command, ctr string
 	for _, kv := range environ {
 		if v, ok := strings.CutPrefix(kv, "CNI_COMMAND="); ok {
@@ -138,7 +142,7 @@ func (e *cpuExec) ExecPlugin(ctx context.Context, path string, stdin []byte, env
 		}
 	}
 	e.mu.Lock()
-	e.cpu[cpuKey(command, ctr)] = cpuTime{cpuOf(cmd.ProcessState), sysOf(cmd.ProcessState)}
+	e.cpu[cpuKey(command, ctr)] = cpuTime{cpuOf(cmd.ProcessState), sysOf(cmd.ProcessState), wall}
 	e.mu.Unlock()
 	if err != nil {
 		var te types.Error

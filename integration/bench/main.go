@@ -114,21 +114,27 @@ func main() {
 
 // bench holds what every phase needs.
 type bench struct {
-	p       params
-	bond    string
-	static  string
-	hello   string
-	floorK  string // kernel-floor: the kernel changes of a verb alone
-	rusage  string
-	cni     *libcni.CNIConfig
-	sc      *scenery
-	rep     *Report
-	started time.Time
-	floor   map[string][]time.Duration
-	cpu     map[string][]time.Duration // CPU time per exec, by series key
-	sys     map[string][]time.Duration // its kernel share
-	exec    *cpuExec
-	seq     int
+	p      params
+	bond   string
+	static string
+	hello  string
+	// linkFloor is the plugin built to exit before main (tag benchfloor):
+	// its dependencies' start-up alone.
+	linkFloor string
+	floorK    string // kernel-floor: the kernel changes of a verb alone
+	rusage    string
+	cni       *libcni.CNIConfig
+	sc        *scenery
+	rep       *Report
+	started   time.Time
+	floor     map[string][]time.Duration
+	cpu       map[string][]time.Duration // CPU time per exec, by series key
+	sys       map[string][]time.Duration // its kernel share
+	// execWall is the wall time of the plugin's exec inside each libcni
+	// call, by series key with "_exec" appended.
+	execWall map[string][]time.Duration
+	exec     *cpuExec
+	seq      int
 }
 
 func benchmark(p params) (*Report, error) {
@@ -136,20 +142,22 @@ func benchmark(p params) (*Report, error) {
 		return nil, fmt.Errorf("needs root and the bonding driver (run it in the VM with make bench): %w", err)
 	}
 	b := &bench{
-		p:       p,
-		bond:    filepath.Join(p.BinDir, "bond"),
-		static:  filepath.Join(p.BinDir, "static"),
-		hello:   filepath.Join(p.BinDir, "hello"),
-		floorK:  filepath.Join(p.BinDir, "kernel-floor"),
-		rusage:  filepath.Join(p.BinDir, "bond-rusage"),
-		started: time.Now(),
-		floor:   map[string][]time.Duration{},
-		cpu:     map[string][]time.Duration{},
-		sys:     map[string][]time.Duration{},
-		exec:    newCPUExec(),
-		rep:     newReport(p),
+		p:         p,
+		bond:      filepath.Join(p.BinDir, "bond"),
+		static:    filepath.Join(p.BinDir, "static"),
+		hello:     filepath.Join(p.BinDir, "hello"),
+		linkFloor: filepath.Join(p.BinDir, "bond-linkfloor"),
+		floorK:    filepath.Join(p.BinDir, "kernel-floor"),
+		rusage:    filepath.Join(p.BinDir, "bond-rusage"),
+		started:   time.Now(),
+		floor:     map[string][]time.Duration{},
+		cpu:       map[string][]time.Duration{},
+		sys:       map[string][]time.Duration{},
+		execWall:  map[string][]time.Duration{},
+		exec:      newCPUExec(),
+		rep:       newReport(p),
 	}
-	for _, f := range []string{b.bond, b.static, b.hello, b.floorK, b.rusage} {
+	for _, f := range []string{b.bond, b.static, b.hello, b.linkFloor, b.floorK, b.rusage} {
 		if _, err := os.Stat(f); err != nil {
 			return nil, err
 		}
@@ -200,6 +208,9 @@ func benchmark(p params) (*Report, error) {
 	}
 	for k, v := range b.sys {
 		b.rep.SysCPU[k] = newDist(v)
+	}
+	for k, v := range b.execWall {
+		b.rep.Latency[k] = newDist(v)
 	}
 	b.rep.Elapsed = round3(time.Since(b.started).Seconds())
 	b.rep.Budgets = evaluate(b.rep)
@@ -256,7 +267,8 @@ type attachment struct {
 	cpuKey string
 }
 
-// cpu files the CPU time of the plugin's last exec for verb.
+// cpu files the CPU time and the wall time of the plugin's last exec for
+// verb.
 func (a attachment) cpu(verb string, b *bench) {
 	d := b.exec.take(verb, a.id)
 	if a.cpuKey == "" || d.total == 0 {
@@ -265,6 +277,7 @@ func (a attachment) cpu(verb string, b *bench) {
 	k := strings.ToLower(verb) + "_" + a.cpuKey
 	b.cpu[k] = append(b.cpu[k], d.total)
 	b.sys[k] = append(b.sys[k], d.sys)
+	b.execWall[k+"_exec"] = append(b.execWall[k+"_exec"], d.wall)
 }
 
 func newAttachment(id, netns, ifname string, conf []byte) (attachment, error) {
@@ -324,15 +337,17 @@ func (b *bench) del(a attachment) (time.Duration, error) {
 
 // The floors are sampled alongside the operations they are compared with,
 // so that the emulator's drifting speed (other VMs share the host) hits
-// both alike: hello-world, bond VERSION and IPAM ADD between the pod ADDs,
+// both alike: hello-world, bond VERSION, the plugin's link floor (built to
+// exit before main) and IPAM ADD between the pod ADDs,
 // bond VERSION and IPAM DEL between the pod DELs, bond VERSION, IPAM ADD
 // and IPAM DEL between the host-NIC rounds. The series keys name the
 // phase; each budget uses the floors of its own phase.
 const (
-	floorHello   = "hello"
-	floorVersion = "version"
-	floorIPAMAdd = "ipam_add"
-	floorIPAMDel = "ipam_del"
+	floorHello     = "hello"
+	floorVersion   = "version"
+	floorLinkFloor = "linkfloor"
+	floorIPAMAdd   = "ipam_add"
+	floorIPAMDel   = "ipam_del"
 )
 
 // floorRound takes one cold-exec sample of each named floor, starting with
@@ -350,6 +365,8 @@ func (b *bench) floorRound(round int, suffix, pod string, conf []byte, floors ..
 			path, want = b.hello, "hello"
 		case floorVersion:
 			path, env, in, want = b.bond, []string{"CNI_COMMAND=VERSION"}, []byte(`{"cniVersion":"1.1.0"}`), "supportedVersions"
+		case floorLinkFloor:
+			path, env, in = b.linkFloor, []string{"CNI_COMMAND=VERSION"}, []byte(`{"cniVersion":"1.1.0"}`)
 		case floorIPAMAdd:
 			path, env, in, want = b.static, cniEnv("ADD", id, pod, "bond0", b.p.BinDir), conf, `"ips"`
 		case floorIPAMDel:
@@ -397,7 +414,7 @@ func (b *bench) podLatency() error {
 		}
 		adds = append(adds, d)
 		if i%b.p.FloorEvery == 0 {
-			if err := b.floorRound(i/b.p.FloorEvery, "", a.netns, a.conf, floorHello, floorVersion, floorIPAMAdd); err != nil {
+			if err := b.floorRound(i/b.p.FloorEvery, "", a.netns, a.conf, floorHello, floorVersion, floorLinkFloor, floorIPAMAdd); err != nil {
 				return err
 			}
 			if err := b.kernelOwn("kernel_add_pod", "add", kf[i/b.p.FloorEvery], a.conf, false); err != nil {
