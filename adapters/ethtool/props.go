@@ -1,8 +1,9 @@
 // Package ethtool implements ports.LinkProps: a link's speed and duplex,
 // which rtnetlink does not carry.
 //
-// They come from the ethtool ioctl (ETHTOOL_GSET) on a socket
-// opened in the link's namespace: it asks the driver exactly what bonding
+// They come from the ethtool ioctl (ETHTOOL_GSET) on a socket of the
+// link's namespace (the ioctl acts in the namespace its socket belongs
+// to, whatever the socket's family): it asks the driver exactly what bonding
 // asks it (__ethtool_get_link_ksettings) and, unlike
 // /sys/class/net/<name>/speed, it also answers for a link that is down,
 // which is how the plugin finds its links (that file returns EINVAL unless
@@ -17,12 +18,19 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bondcni/bond/adapters/netns"
+	"github.com/bondcni/bond/adapters/nlsock"
 	"github.com/bondcni/bond/domain"
 	"github.com/bondcni/bond/ports"
 )
 
 // Props is a ports.LinkProps on the running kernel.
-type Props struct{}
+type Props struct {
+	// Conns, if set, lends a socket of the namespace (the CNI binary's
+	// rtnetlink adapter keeps one per namespace) for the ioctl; without
+	// it each call opens a socket, switching a thread into the namespace
+	// for a pod's.
+	Conns nlsock.Conns
+}
 
 var _ ports.LinkProps = Props{}
 
@@ -30,16 +38,19 @@ var _ ports.LinkProps = Props{}
 // A driver without the ethtool hook, or one reporting an unknown speed or
 // duplex (typical of a NIC without carrier), gives an error wrapping
 // domain.ErrUnsupported; an absent link one wrapping domain.ErrNotFound.
-func (Props) Speed(ctx context.Context, ns domain.Netns, name string) (int, string, error) {
+func (p Props) Speed(ctx context.Context, ns domain.Netns, name string) (int, string, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, "", err
 	}
-	fd, err := socketIn(ns)
-	if err != nil {
-		return 0, "", fmt.Errorf("reading speed of %s: %w", name, err)
-	}
-	defer unix.Close(fd)
-	speed, duplex, err := linkSettings(fd, name)
+	var (
+		speed  uint32
+		duplex uint8
+	)
+	err := p.withSocket(ns, func(fd int) error {
+		var err error
+		speed, duplex, err = linkSettings(fd, name)
+		return err
+	})
 	switch {
 	case errors.Is(err, unix.ENODEV):
 		return 0, "", fmt.Errorf("reading speed of %s: %w: %w", name, domain.ErrNotFound, err)
@@ -65,6 +76,30 @@ func checkSettings(name string, speed uint32, duplex uint8) (int, string, error)
 			name, int32(speed), duplex, domain.ErrUnsupported)
 	}
 	return int(speed), d, nil
+}
+
+// withSocket runs fn on a socket of ns: the lent one, or one opened for
+// the call. An error opening it is "opening ..." (wrapping
+// domain.ErrNotFound for an absent namespace); fn's error is returned as
+// it is.
+func (p Props) withSocket(ns domain.Netns, fn func(fd int) error) error {
+	if p.Conns != nil {
+		c, err := p.Conns.NetlinkConn(ns)
+		if err != nil {
+			return fmt.Errorf("opening a socket in %s: %w", netns.Name(ns), err)
+		}
+		var ferr error
+		if err := nlsock.Control(c, func(fd int) { ferr = fn(fd) }); err != nil {
+			return fmt.Errorf("the socket in %s: %w", netns.Name(ns), err)
+		}
+		return ferr
+	}
+	fd, err := socketIn(ns)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return fn(fd)
 }
 
 // socketIn opens a datagram socket in ns; ioctls on it act on ns's links

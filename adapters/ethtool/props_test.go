@@ -1,9 +1,12 @@
 package ethtool
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"unsafe"
 
+	"github.com/mdlayher/netlink"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -33,4 +36,17 @@ func TestCheckSettings(t *testing.T) {
 		require.ErrorIs(t, err, domain.ErrUnsupported)
 		assert.ErrorContains(t, err, "no usable speed/duplex")
 	}
+}
+
+type failingConns struct{ err error }
+
+func (f failingConns) NetlinkConn(domain.Netns) (*netlink.Conn, error) { return nil, f.err }
+
+// A lent socket that cannot be had is the call's error, with its cause
+// kept (an absent namespace stays domain.ErrNotFound).
+func TestALentSocketThatCannotBeHadIsTheError(t *testing.T) {
+	cause := fmt.Errorf("netns /run/netns/gone: %w", domain.ErrNotFound)
+	_, _, err := Props{Conns: failingConns{cause}}.Speed(context.Background(), "/run/netns/gone", "eth1")
+	require.ErrorIs(t, err, domain.ErrNotFound)
+	assert.EqualError(t, err, "reading speed of eth1: opening a socket in netns /run/netns/gone: netns /run/netns/gone: not found")
 }

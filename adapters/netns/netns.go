@@ -25,6 +25,14 @@ import (
 	"github.com/bondcni/bond/ports"
 )
 
+// Name is how messages name ns: "the host netns", or "netns" and its path.
+func Name(ns domain.Netns) string {
+	if ns == domain.HostNetns {
+		return "the host netns"
+	}
+	return "netns " + string(ns)
+}
+
 // Open opens a handle on ns, checking that it is a network namespace.
 // domain.HostNetns opens the namespace the process runs in. Errors wrap
 // domain.ErrNotFound if the path does not exist and domain.ErrNotNetns if it

@@ -11,6 +11,7 @@ import (
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/bondcni/bond/adapters/netns"
 	"github.com/bondcni/bond/domain"
 )
 
@@ -32,7 +33,7 @@ func (a *Adapter) Configure(ctx context.Context, ns domain.Netns, index int, ips
 		}
 		_, err = a.exec(c, m, unix.RTM_NEWADDR, create)
 		if err != nil && !errors.Is(err, unix.EEXIST) {
-			return wrap(fmt.Sprintf("adding address %s to %s in %s", ip.Address, a.describe(c, index), nsName(ns)), err)
+			return wrap(fmt.Sprintf("adding address %s to %s in %s", ip.Address, a.describe(c, index), netns.Name(ns)), err)
 		}
 	}
 	for _, r := range routes {
@@ -41,7 +42,7 @@ func (a *Adapter) Configure(ctx context.Context, ns domain.Netns, index int, ips
 			return err
 		}
 		if _, err := a.exec(c, m, unix.RTM_NEWROUTE, create); err != nil {
-			return wrap(fmt.Sprintf("adding route %s via %s to %s in %s", r.Dst, r.GW, a.describe(c, index), nsName(ns)), err)
+			return wrap(fmt.Sprintf("adding route %s via %s to %s in %s", r.Dst, r.GW, a.describe(c, index), netns.Name(ns)), err)
 		}
 	}
 	return nil
@@ -60,7 +61,7 @@ func (a *Adapter) Addresses(ctx context.Context, ns domain.Netns, index int) ([]
 	// With a strict socket the kernel filters the dump by ifindex.
 	msgs, err := a.exec(c, &rtnetlink.AddressMessage{Index: uint32(index)}, unix.RTM_GETADDR, netlink.Request|netlink.Dump)
 	if err != nil {
-		return nil, wrap(fmt.Sprintf("listing addresses of ifindex %d in %s", index, nsName(ns)), err)
+		return nil, wrap(fmt.Sprintf("listing addresses of ifindex %d in %s", index, netns.Name(ns)), err)
 	}
 	var out []domain.IPConfig
 	for _, msg := range msgs {
@@ -196,7 +197,7 @@ func (a *Adapter) CarriesDefaultRoute(ctx context.Context, ns domain.Netns, inde
 	req := &rtnetlink.RouteMessage{Family: unix.AF_UNSPEC, Attributes: rtnetlink.RouteAttributes{OutIface: uint32(index)}}
 	msgs, err := a.exec(c, req, unix.RTM_GETROUTE, netlink.Request|netlink.Dump)
 	if err != nil {
-		return false, wrap(fmt.Sprintf("listing routes in %s", nsName(ns)), err)
+		return false, wrap(fmt.Sprintf("listing routes in %s", netns.Name(ns)), err)
 	}
 	for _, msg := range msgs {
 		m, ok := msg.(*rtnetlink.RouteMessage)

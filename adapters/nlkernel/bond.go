@@ -7,6 +7,7 @@ import (
 	"github.com/jsimonetti/rtnetlink/v2"
 	"github.com/jsimonetti/rtnetlink/v2/driver"
 
+	"github.com/bondcni/bond/adapters/netns"
 	"github.com/bondcni/bond/domain"
 )
 
@@ -19,7 +20,7 @@ func (a *Adapter) CreateBond(ctx context.Context, ns domain.Netns, spec domain.B
 	if err := ctx.Err(); err != nil {
 		return domain.Link{}, err
 	}
-	op := fmt.Sprintf("creating bond %s (mode %s) in %s", spec.Name, spec.Options.Mode, nsName(ns))
+	op := fmt.Sprintf("creating bond %s (mode %s) in %s", spec.Name, spec.Options.Mode, netns.Name(ns))
 	c, err := a.conn(ns)
 	if err != nil {
 		return domain.Link{}, fmt.Errorf("%s: %w", op, err)
@@ -66,7 +67,7 @@ func (a *Adapter) Enslave(ctx context.Context, ns domain.Netns, bondIndex, slave
 	// master, so check first; enslaving it to its own bond again is a no-op.
 	cur, err := a.getByIndex(c, slaveIndex)
 	if err != nil {
-		return wrap(fmt.Sprintf("enslaving ifindex %d in %s", slaveIndex, nsName(ns)), err)
+		return wrap(fmt.Sprintf("enslaving ifindex %d in %s", slaveIndex, netns.Name(ns)), err)
 	}
 	wasUp := cur.link().Up
 	if m := cur.link().MasterIndex; m == bondIndex {
@@ -87,7 +88,7 @@ func (a *Adapter) Enslave(ctx context.Context, ns domain.Netns, bondIndex, slave
 		Attributes: &rtnetlink.LinkAttributes{Master: &master},
 	})
 	if err != nil {
-		werr := wrap(fmt.Sprintf("enslaving %s to %s in %s", a.describe(c, slaveIndex), a.describe(c, bondIndex), nsName(ns)), err)
+		werr := wrap(fmt.Sprintf("enslaving %s to %s in %s", a.describe(c, slaveIndex), a.describe(c, bondIndex), netns.Name(ns)), err)
 		if wasUp {
 			if uerr := a.setLink(c, flagsMsg(slaveIndex, true)); uerr != nil {
 				return fmt.Errorf("%w; setting it up again failed too: %w", werr, wrap("restoring its admin state", uerr))
@@ -114,7 +115,7 @@ func (a *Adapter) Release(ctx context.Context, ns domain.Netns, slaveIndex int) 
 		Attributes: &rtnetlink.LinkAttributes{Master: &none},
 	})
 	if err != nil {
-		return wrap(fmt.Sprintf("releasing %s in %s", a.describe(c, slaveIndex), nsName(ns)), err)
+		return wrap(fmt.Sprintf("releasing %s in %s", a.describe(c, slaveIndex), netns.Name(ns)), err)
 	}
 	return nil
 }
@@ -127,7 +128,7 @@ func (a *Adapter) Bond(ctx context.Context, ns domain.Netns, name string) (domai
 	if err := ctx.Err(); err != nil {
 		return domain.BondState{}, err
 	}
-	op := fmt.Sprintf("reading bond %s in %s", name, nsName(ns))
+	op := fmt.Sprintf("reading bond %s in %s", name, netns.Name(ns))
 	c, err := a.conn(ns)
 	if err != nil {
 		return domain.BondState{}, fmt.Errorf("%s: %w", op, err)

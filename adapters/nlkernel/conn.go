@@ -22,6 +22,7 @@ import (
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/bondcni/bond/adapters/netns"
 	"github.com/bondcni/bond/adapters/nlsock"
 	"github.com/bondcni/bond/domain"
 	"github.com/bondcni/bond/ports"
@@ -132,7 +133,7 @@ func (a *Adapter) conn(ns domain.Netns) (executor, error) {
 	}
 	c, err := a.dial(ns)
 	if err != nil {
-		return nil, fmt.Errorf("opening rtnetlink socket in %s: %w", nsName(ns), err)
+		return nil, fmt.Errorf("opening rtnetlink socket in %s: %w", netns.Name(ns), err)
 	}
 	a.conns[ns] = c
 	return c, nil
@@ -147,7 +148,7 @@ func (a *Adapter) NetlinkConn(ns domain.Netns) (*netlink.Conn, error) {
 	}
 	nc, ok := c.(conn)
 	if !ok {
-		return nil, fmt.Errorf("the rtnetlink connection in %s is a %T, not a netlink socket", nsName(ns), c)
+		return nil, fmt.Errorf("the rtnetlink connection in %s is a %T, not a netlink socket", netns.Name(ns), c)
 	}
 	return nc.nl, nil
 }
@@ -183,7 +184,7 @@ func (a *Adapter) Close() error {
 	var errs []error
 	for ns, c := range a.conns {
 		if err := c.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("closing rtnetlink socket in %s: %w", nsName(ns), err))
+			errs = append(errs, fmt.Errorf("closing rtnetlink socket in %s: %w", netns.Name(ns), err))
 		}
 	}
 	a.conns = map[domain.Netns]executor{}
@@ -192,9 +193,3 @@ func (a *Adapter) Close() error {
 }
 
 // nsName names a namespace in messages.
-func nsName(ns domain.Netns) string {
-	if ns == domain.HostNetns {
-		return "the host netns"
-	}
-	return "netns " + string(ns)
-}

@@ -30,7 +30,7 @@ func (a *Adapter) Link(ctx context.Context, ns domain.Netns, name string) (domai
 	}
 	m, err := a.getByName(c, name)
 	if err != nil {
-		return domain.Link{}, wrap(fmt.Sprintf("looking up link %s in %s", name, nsName(ns)), err)
+		return domain.Link{}, wrap(fmt.Sprintf("looking up link %s in %s", name, netns.Name(ns)), err)
 	}
 	return m.link(), nil
 }
@@ -46,7 +46,7 @@ func (a *Adapter) LinkByIndex(ctx context.Context, ns domain.Netns, index int) (
 	}
 	m, err := a.getByIndex(c, index)
 	if err != nil {
-		return domain.Link{}, wrap(fmt.Sprintf("looking up ifindex %d in %s", index, nsName(ns)), err)
+		return domain.Link{}, wrap(fmt.Sprintf("looking up ifindex %d in %s", index, netns.Name(ns)), err)
 	}
 	return m.link(), nil
 }
@@ -63,7 +63,7 @@ func (a *Adapter) LinkByMAC(ctx context.Context, ns domain.Netns, mac net.Hardwa
 	}
 	links, err := a.dump(c, nil)
 	if err != nil {
-		return domain.Link{}, wrap(fmt.Sprintf("listing links in %s", nsName(ns)), err)
+		return domain.Link{}, wrap(fmt.Sprintf("listing links in %s", netns.Name(ns)), err)
 	}
 	for _, m := range links {
 		l := m.link()
@@ -71,7 +71,7 @@ func (a *Adapter) LinkByMAC(ctx context.Context, ns domain.Netns, mac net.Hardwa
 			return l, nil
 		}
 	}
-	return domain.Link{}, fmt.Errorf("no link with MAC %s in %s: %w", mac, nsName(ns), domain.ErrNotFound)
+	return domain.Link{}, fmt.Errorf("no link with MAC %s in %s: %w", mac, netns.Name(ns), domain.ErrNotFound)
 }
 
 // Move moves a link to another namespace and names it newName there in one
@@ -82,7 +82,7 @@ func (a *Adapter) Move(ctx context.Context, from domain.Netns, index int, to dom
 	if err := ctx.Err(); err != nil {
 		return domain.Link{}, err
 	}
-	op := fmt.Sprintf("moving ifindex %d from %s to %s as %s", index, nsName(from), nsName(to), newName)
+	op := fmt.Sprintf("moving ifindex %d from %s to %s as %s", index, netns.Name(from), netns.Name(to), newName)
 	cFrom, err := a.conn(from)
 	if err != nil {
 		return domain.Link{}, fmt.Errorf("%s: %w", op, err)
@@ -132,10 +132,10 @@ func (a *Adapter) Restore(ctx context.Context, ns domain.Netns, index int, want 
 	}
 	m, err := a.getByIndex(c, index)
 	if err != nil {
-		return wrap(fmt.Sprintf("restoring ifindex %d in %s", index, nsName(ns)), err)
+		return wrap(fmt.Sprintf("restoring ifindex %d in %s", index, netns.Name(ns)), err)
 	}
 	cur := m.link()
-	op := fmt.Sprintf("restoring %s (ifindex %d) in %s", cur.Name, index, nsName(ns))
+	op := fmt.Sprintf("restoring %s (ifindex %d) in %s", cur.Name, index, netns.Name(ns))
 	rename := want.Name != "" && want.Name != cur.Name
 	mac := want.HardwareAddr()
 	if bytes.Equal(mac, cur.MAC) {
@@ -187,7 +187,7 @@ func (a *Adapter) SetUp(ctx context.Context, ns domain.Netns, index int, up bool
 		return err
 	}
 	if err := a.setLink(c, flagsMsg(index, up)); err != nil {
-		return wrap(fmt.Sprintf("setting %s up=%t in %s", a.describe(c, index), up, nsName(ns)), err)
+		return wrap(fmt.Sprintf("setting %s up=%t in %s", a.describe(c, index), up, netns.Name(ns)), err)
 	}
 	return nil
 }
@@ -203,7 +203,7 @@ func (a *Adapter) Delete(ctx context.Context, ns domain.Netns, index int) error 
 	}
 	_, err = a.exec(c, &rtnetlink.LinkMessage{Index: uint32(index)}, unix.RTM_DELLINK, netlink.Request|netlink.Acknowledge)
 	if err != nil {
-		return wrap(fmt.Sprintf("deleting %s in %s", a.describe(c, index), nsName(ns)), err)
+		return wrap(fmt.Sprintf("deleting %s in %s", a.describe(c, index), netns.Name(ns)), err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/bondcni/bond/adapters/netns"
 	"github.com/bondcni/bond/domain"
 	"github.com/bondcni/bond/ports"
 )
@@ -22,7 +23,7 @@ func (a *Adapter) CreateVLAN(ctx context.Context, ns domain.Netns, lowerIndex in
 	if err := ctx.Err(); err != nil {
 		return domain.Link{}, err
 	}
-	op := fmt.Sprintf("creating VLAN %s (id %d, %s) on ifindex %d in %s", spec.Name, spec.ID, spec.Protocol, lowerIndex, nsName(ns))
+	op := fmt.Sprintf("creating VLAN %s (id %d, %s) on ifindex %d in %s", spec.Name, spec.ID, spec.Protocol, lowerIndex, netns.Name(ns))
 	c, err := a.conn(ns)
 	if err != nil {
 		return domain.Link{}, fmt.Errorf("%s: %w", op, err)
@@ -71,7 +72,7 @@ func (a *Adapter) VLAN(ctx context.Context, ns domain.Netns, name string) (domai
 	if err := ctx.Err(); err != nil {
 		return domain.VLANState{}, err
 	}
-	op := fmt.Sprintf("reading VLAN %s in %s", name, nsName(ns))
+	op := fmt.Sprintf("reading VLAN %s in %s", name, netns.Name(ns))
 	c, err := a.conn(ns)
 	if err != nil {
 		return domain.VLANState{}, fmt.Errorf("%s: %w", op, err)

@@ -20,6 +20,7 @@ import (
 	"iter"
 	"os"
 	"sync"
+	"syscall"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -65,6 +66,26 @@ func Dial(ns domain.Netns) (*netlink.Conn, error) {
 	return netlink.NewConn(s, pid), nil
 }
 
+// Conns lends connections that stay open, one per namespace: the CNI
+// binary's rtnetlink adapter keeps them, and the other adapters that need
+// a socket in a namespace borrow them rather than switch a thread into it
+// for each call.
+type Conns interface {
+	NetlinkConn(ns domain.Netns) (*netlink.Conn, error)
+}
+
+// Control runs fn with the descriptor of c's socket, held open while fn
+// runs, for a system call other than netlink's on a socket of its
+// namespace: an ioctl on a network device (SIOCETHTOOL) acts in the
+// namespace of the socket it is issued on, whichever its family.
+func Control(c *netlink.Conn, fn func(fd int)) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return rc.Control(func(fd uintptr) { fn(int(fd)) })
+}
+
 // socket is a netlink.Socket on a blocking file descriptor.
 type socket struct {
 	// mu is held for reading around every system call on fd, and for
@@ -86,7 +107,10 @@ type socket struct {
 	open bool
 }
 
-var _ netlink.Socket = (*socket)(nil)
+var (
+	_ netlink.Socket = (*socket)(nil)
+	_ syscall.Conn   = (*socket)(nil)
+)
 
 // open creates the socket in the calling thread's namespace and returns it
 // with the port ID the kernel bound it to.
@@ -117,6 +141,26 @@ func open() (*socket, uint32, error) {
 	}
 	return &socket{fd: fd, buf: make([]byte, BufferSize)}, nl.Pid, nil
 }
+
+// SyscallConn lends the descriptor through Control (see the package's
+// Control). Read and Write are not offered: every read and write of the
+// socket goes through Conn, which keeps the protocol.
+func (s *socket) SyscallConn() (syscall.RawConn, error) { return rawConn{s}, nil }
+
+type rawConn struct{ s *socket }
+
+// errRawIO is what rawConn's Read and Write return.
+var errRawIO = errors.New("nlsock: only Control is supported on a raw connection")
+
+func (r rawConn) Control(fn func(fd uintptr)) error {
+	return r.s.syscall("control", func(fd int) error {
+		fn(uintptr(fd))
+		return nil
+	})
+}
+
+func (rawConn) Read(func(fd uintptr) bool) error  { return errRawIO }
+func (rawConn) Write(func(fd uintptr) bool) error { return errRawIO }
 
 // Close closes the socket once; later calls, and any call on it after,
 // get EBADF.

@@ -64,6 +64,41 @@ func TestSocketLivesInItsNamespace(t *testing.T) {
 	assert.Zero(t, loopback(t, dial(t, pod)).Flags&unix.IFF_UP, "the new namespace's loopback")
 }
 
+// Control lends the descriptor for an ioctl, which acts in the socket's
+// namespace whichever thread issues it; a closed socket lends nothing.
+func TestControlLendsTheSocketForAnIoctl(t *testing.T) {
+	requireRoot(t)
+	loUp := func(c *netlink.Conn) bool {
+		t.Helper()
+		var (
+			flags uint16
+			ierr  error
+		)
+		require.NoError(t, Control(c, func(fd int) {
+			ifr, err := unix.NewIfreq("lo")
+			if err == nil {
+				err = unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr)
+				flags = ifr.Uint16()
+			}
+			ierr = err
+		}))
+		require.NoError(t, ierr)
+		return flags&unix.IFF_UP != 0
+	}
+	assert.True(t, loUp(dial(t, domain.HostNetns)), "the host's loopback is up")
+	assert.False(t, loUp(dial(t, netnstest.New(t))), "the new namespace's loopback is down")
+
+	c, err := Dial(domain.HostNetns)
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+	ran := false
+	require.ErrorIs(t, Control(c, func(int) { ran = true }), unix.EBADF)
+	assert.False(t, ran)
+	rc, err := c.SyscallConn()
+	require.NoError(t, err)
+	assert.ErrorIs(t, rc.Read(func(uintptr) bool { return true }), errRawIO, "reads go through Conn")
+}
+
 func TestKernelErrorsKeepTheirText(t *testing.T) {
 	requireRoot(t)
 	c := dial(t, domain.HostNetns)

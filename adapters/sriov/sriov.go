@@ -28,6 +28,7 @@ import (
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/bondcni/bond/adapters/netns"
 	"github.com/bondcni/bond/adapters/nlsock"
 	"github.com/bondcni/bond/domain"
 	"github.com/bondcni/bond/ports"
@@ -38,12 +39,7 @@ type Reader struct {
 	// Conns, if set, lends the rtnetlink connection of a namespace (the
 	// CNI binary's rtnetlink adapter, which keeps one per namespace);
 	// without it each lookup opens and closes its own.
-	Conns Conns
-}
-
-// Conns lends rtnetlink connections that stay open, one per namespace.
-type Conns interface {
-	NetlinkConn(ns domain.Netns) (*netlink.Conn, error)
+	Conns nlsock.Conns
 }
 
 var _ ports.VFs = Reader{}
@@ -103,14 +99,14 @@ func (r Reader) parentDevice(ns domain.Netns, name string) (bus, dev string, err
 		defer c.Close()
 	}
 	if err != nil {
-		return "", "", fmt.Errorf("opening rtnetlink in %s: %w", nsName(ns), err)
+		return "", "", fmt.Errorf("opening rtnetlink in %s: %w", netns.Name(ns), err)
 	}
 	attrs, err := getLink(c, name, rtextSkipStats)
 	if errors.Is(err, unix.ENODEV) {
-		return "", "", fmt.Errorf("reading the device of %s in %s: %w: %w", name, nsName(ns), domain.ErrNotFound, err)
+		return "", "", fmt.Errorf("reading the device of %s in %s: %w: %w", name, netns.Name(ns), domain.ErrNotFound, err)
 	}
 	if err != nil {
-		return "", "", fmt.Errorf("reading the device of %s in %s: %w", name, nsName(ns), err)
+		return "", "", fmt.Errorf("reading the device of %s in %s: %w", name, netns.Name(ns), err)
 	}
 	ad, err := netlink.NewAttributeDecoder(attrs)
 	if err != nil {
@@ -125,13 +121,6 @@ func (r Reader) parentDevice(ns domain.Netns, name string) (bus, dev string, err
 		}
 	}
 	return bus, dev, ad.Err()
-}
-
-func nsName(ns domain.Netns) string {
-	if ns == domain.HostNetns {
-		return "the host netns"
-	}
-	return "netns " + string(ns)
 }
 
 // getLink sends one RTM_GETLINK by name and returns the reply's

@@ -193,7 +193,7 @@ func newDriven(e Env) driven {
 	return driven{
 		RTNL: nl, Links: nl, Bonds: nl, Addresses: nl, VLANs: nl,
 		Namespaces: netns.Checker{},
-		Props:      ethtool.Props{},
+		Props:      ethtool.Props{Conns: nl},
 		VFs:        sriov.Reader{Conns: nl},
 		IPAM:       delegate,
 		Store:      state.NewMoved(e.StateDir, e.PreviousStateDir),

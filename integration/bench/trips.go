@@ -370,7 +370,7 @@ func newInProcess() (*inProcess, error) {
 		VLANs:      recVLANs{rt, r},
 		Addresses:  recAddrs{rt, r},
 		Namespaces: recNS{netns.Checker{}, r},
-		Props:      recProps{ethtool.Props{}, r},
+		Props:      recProps{ethtool.Props{Conns: rt}, r},
 		VFs:        recVFs{sriov.Reader{Conns: rt}, r},
 		IPAM:       recIPAM{ipam.New(nil), r},
 		Store:      recStore{state.New(os.Getenv("BOND_STATE_DIR")), r},
