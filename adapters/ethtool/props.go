@@ -79,14 +79,13 @@ func checkSettings(name string, speed uint32, duplex uint8) (int, string, error)
 }
 
 // withSocket runs fn on a socket of ns: the lent one, or one opened for
-// the call. An error opening it is "opening ..." (wrapping
-// domain.ErrNotFound for an absent namespace); fn's error is returned as
-// it is.
+// the call. An error getting the socket wraps the namespace's
+// (domain.ErrNotFound for an absent one); fn's error is returned as it is.
 func (p Props) withSocket(ns domain.Netns, fn func(fd int) error) error {
 	if p.Conns != nil {
 		c, err := p.Conns.NetlinkConn(ns)
 		if err != nil {
-			return fmt.Errorf("opening a socket in %s: %w", netns.Name(ns), err)
+			return err // it names the namespace
 		}
 		var ferr error
 		if err := nlsock.Control(c, func(fd int) { ferr = fn(fd) }); err != nil {

@@ -45,8 +45,8 @@ func (f failingConns) NetlinkConn(domain.Netns) (*netlink.Conn, error) { return 
 // A lent socket that cannot be had is the call's error, with its cause
 // kept (an absent namespace stays domain.ErrNotFound).
 func TestALentSocketThatCannotBeHadIsTheError(t *testing.T) {
-	cause := fmt.Errorf("netns /run/netns/gone: %w", domain.ErrNotFound)
+	cause := fmt.Errorf("opening rtnetlink socket in netns /run/netns/gone: %w", domain.ErrNotFound)
 	_, _, err := Props{Conns: failingConns{cause}}.Speed(context.Background(), "/run/netns/gone", "eth1")
 	require.ErrorIs(t, err, domain.ErrNotFound)
-	assert.EqualError(t, err, "reading speed of eth1: opening a socket in netns /run/netns/gone: netns /run/netns/gone: not found")
+	assert.EqualError(t, err, "reading speed of eth1: opening rtnetlink socket in netns /run/netns/gone: not found")
 }
