@@ -191,5 +191,3 @@ func (a *Adapter) Close() error {
 	a.closed = true
 	return errors.Join(errs...)
 }
-
-// nsName names a namespace in messages.
