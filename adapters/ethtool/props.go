@@ -3,8 +3,8 @@
 //
 // They come from the ethtool ioctl (ETHTOOL_GSET) on a socket of the
 // link's namespace (the ioctl acts in the namespace its socket belongs
-// to, whatever the socket's family): it asks the driver exactly what bonding
-// asks it (__ethtool_get_link_ksettings) and, unlike
+// to; netlink, inet and unix sockets all carry it): it asks the driver
+// exactly what bonding asks it (__ethtool_get_link_ksettings) and, unlike
 // /sys/class/net/<name>/speed, it also answers for a link that is down,
 // which is how the plugin finds its links (that file returns EINVAL unless
 // the link is running).
@@ -85,7 +85,7 @@ func (p Props) withSocket(ns domain.Netns, fn func(fd int) error) error {
 	if p.Conns != nil {
 		c, err := p.Conns.NetlinkConn(ns)
 		if err != nil {
-			return err // it names the namespace
+			return err // the lender's: which namespace, or that it is closed
 		}
 		var ferr error
 		if err := nlsock.Control(c, func(fd int) { ferr = fn(fd) }); err != nil {

@@ -76,8 +76,8 @@ type Conns interface {
 
 // Control runs fn with the descriptor of c's socket, held open while fn
 // runs, for a system call other than netlink's on a socket of its
-// namespace: an ioctl on a network device (SIOCETHTOOL) acts in the
-// namespace of the socket it is issued on, whichever its family.
+// namespace: an ioctl on a network device (SIOCETHTOOL), which a netlink
+// socket passes on to the device layer of its own namespace.
 func Control(c *netlink.Conn, fn func(fd int)) error {
 	rc, err := c.SyscallConn()
 	if err != nil {

@@ -11,10 +11,13 @@
 //     pod (linksInContainer) and static IPAM; ADD and DEL with the VM's two
 //     virtio NICs (-host rounds);
 //   - the floors: cold execs of `bond` with CNI_COMMAND=VERSION, of the
-//     static IPAM plugin's ADD and DEL, and of a hello-world static Go
-//     binary, sampled between the operations they are compared with (after
-//     every -floor-every'th pod ADD and DEL, after every host round), in
-//     rotating order;
+//     static IPAM plugin's ADD and DEL, of a hello-world static Go binary,
+//     and of bond-linkfloor (the plugin built to exit before its own init
+//     and main), sampled between the operations they are compared with
+//     (after every -floor-every'th pod ADD and DEL, after every host round),
+//     in rotating order;
+//   - inside each libcni call, the wall time of the plugin's own exec: the
+//     rest of the call is libcni's work;
 //   - the peak RSS of an ADD (wait4's ru_maxrss of a direct exec, started
 //     from the small bond-rusage helper so that the figure is the plugin's);
 //   - the netlink round trips of one ADD, CHECK and DEL, counted by the
@@ -69,7 +72,7 @@ type params struct {
 func main() {
 	p := params{}
 	var bursts string
-	flag.StringVar(&p.BinDir, "bin", os.Getenv("CNI_PATH"), "directory holding bond, static, hello and bond-rusage (CNI_PATH)")
+	flag.StringVar(&p.BinDir, "bin", os.Getenv("CNI_PATH"), "directory holding bond, bond-linkfloor, static, hello, kernel-floor and bond-rusage (CNI_PATH)")
 	flag.IntVar(&p.Pods, "pods", 200, "pods for the in-pod ADD/CHECK/DEL latency")
 	flag.IntVar(&p.HostRounds, "host", 30, "ADD+DEL rounds with the two host NICs")
 	flag.IntVar(&p.FloorEvery, "floor-every", 2, "take one sample of each floor after every n-th pod ADD and DEL")
@@ -131,7 +134,8 @@ type bench struct {
 	cpu       map[string][]time.Duration // CPU time per exec, by series key
 	sys       map[string][]time.Duration // its kernel share
 	// execWall is the wall time of the plugin's exec inside each libcni
-	// call, by series key with "_exec" appended.
+	// call, and the rest of the call (libcni's own work), by series key
+	// with "_exec" and "_libcni" appended.
 	execWall map[string][]time.Duration
 	exec     *cpuExec
 	seq      int
@@ -268,8 +272,8 @@ type attachment struct {
 }
 
 // cpu files the CPU time and the wall time of the plugin's last exec for
-// verb.
-func (a attachment) cpu(verb string, b *bench) {
+// verb, and what of the libcni call that took call was not that exec.
+func (a attachment) cpu(verb string, b *bench, call time.Duration) {
 	d := b.exec.take(verb, a.id)
 	if a.cpuKey == "" || d.total == 0 {
 		return
@@ -278,6 +282,7 @@ func (a attachment) cpu(verb string, b *bench) {
 	b.cpu[k] = append(b.cpu[k], d.total)
 	b.sys[k] = append(b.sys[k], d.sys)
 	b.execWall[k+"_exec"] = append(b.execWall[k+"_exec"], d.wall)
+	b.execWall[k+"_libcni"] = append(b.execWall[k+"_libcni"], call-d.wall)
 }
 
 func newAttachment(id, netns, ifname string, conf []byte) (attachment, error) {
@@ -301,7 +306,7 @@ func (b *bench) add(a attachment) (time.Duration, error) {
 	start := time.Now()
 	r, err := b.cni.AddNetworkList(context.Background(), a.list, a.rt())
 	d := time.Since(start)
-	a.cpu("ADD", b)
+	a.cpu("ADD", b, d)
 	if err != nil {
 		return d, fmt.Errorf("ADD %s: %w", a.id, err)
 	}
@@ -318,21 +323,23 @@ func (b *bench) add(a attachment) (time.Duration, error) {
 func (b *bench) check(a attachment) (time.Duration, error) {
 	start := time.Now()
 	err := b.cni.CheckNetworkList(context.Background(), a.list, a.rt())
-	a.cpu("CHECK", b)
+	d := time.Since(start)
+	a.cpu("CHECK", b, d)
 	if err != nil {
 		err = fmt.Errorf("CHECK %s: %w", a.id, err)
 	}
-	return time.Since(start), err
+	return d, err
 }
 
 func (b *bench) del(a attachment) (time.Duration, error) {
 	start := time.Now()
 	err := b.cni.DelNetworkList(context.Background(), a.list, a.rt())
-	a.cpu("DEL", b)
+	d := time.Since(start)
+	a.cpu("DEL", b, d)
 	if err != nil {
 		err = fmt.Errorf("DEL %s: %w", a.id, err)
 	}
-	return time.Since(start), err
+	return d, err
 }
 
 // The floors are sampled alongside the operations they are compared with,
@@ -366,6 +373,7 @@ func (b *bench) floorRound(round int, suffix, pod string, conf []byte, floors ..
 		case floorVersion:
 			path, env, in, want = b.bond, []string{"CNI_COMMAND=VERSION"}, []byte(`{"cniVersion":"1.1.0"}`), "supportedVersions"
 		case floorLinkFloor:
+			// It prints nothing: output would mean a build without the tag.
 			path, env, in = b.linkFloor, []string{"CNI_COMMAND=VERSION"}, []byte(`{"cniVersion":"1.1.0"}`)
 		case floorIPAMAdd:
 			path, env, in, want = b.static, cniEnv("ADD", id, pod, "bond0", b.p.BinDir), conf, `"ips"`
@@ -376,7 +384,7 @@ func (b *bench) floorRound(round int, suffix, pod string, conf []byte, floors ..
 		if err != nil {
 			return fmt.Errorf("floor %s: %w", f, err)
 		}
-		if !bytes.Contains(r.Stdout, []byte(want)) {
+		if !bytes.Contains(r.Stdout, []byte(want)) || f == floorLinkFloor && len(r.Stdout) > 0 {
 			return fmt.Errorf("floor %s: unexpected output %q", f, r.Stdout)
 		}
 		b.sample("exec_"+f+suffix, r)

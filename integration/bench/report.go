@@ -71,6 +71,7 @@ var series = []struct{ key, label string }{
 	{"add_pod", "ADD   2 veths in pod"},
 	{"add_pod_exec", "  of it, the plugin's own exec"},
 	{"check_pod", "CHECK 2 veths in pod"},
+	{"check_pod_exec", "  of it, the plugin's own exec"},
 	{"exec_hello_del", "exec hello-world  | pod DELs"},
 	{"exec_version_del", "exec bond VERSION | pod DELs"},
 	{"exec_ipam_del_del", "exec IPAM DEL     | pod DELs"},
@@ -175,8 +176,8 @@ func evaluate(r *Report) []Budget {
 			Detail: fmt.Sprintf("%.2f ms vs %.1f × (hello-world %.2f + %s %.2f) = %.2f ms; %.2f × the floor",
 				m, verbFactor, hello, floorName, floor, limit, m/(hello+floor)),
 		}
-		if e := lat(key + "_exec"); e > 0 {
-			bu.Detail += fmt.Sprintf("; the plugin's own exec %.2f ms of it (libcni's work around the exec %.2f ms)", e, m-e)
+		if e, l := lat(key+"_exec"), lat(key+"_libcni"); m > 0 && e > 0 && l > 0 {
+			bu.Detail += fmt.Sprintf("; the plugin's own exec %.2f ms of it (libcni's work around the exec %.2f ms, median per call)", e, l)
 		}
 		if k := kernelWork(kernelKey); k > 0 {
 			bu.Bound = round3(hello + max(k, floor))
