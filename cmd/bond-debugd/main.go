@@ -39,7 +39,6 @@ import (
 	"github.com/bondcni/bond/adapters/sriov"
 	"github.com/bondcni/bond/adapters/state"
 	"github.com/bondcni/bond/app"
-	"github.com/bondcni/bond/cmd/internal/wiring"
 	"github.com/bondcni/bond/domain"
 	"github.com/bondcni/bond/ports"
 )
@@ -212,11 +211,36 @@ func Module(o Options) fx.Option {
 				return readonly.Store{S: state.NewMoved(o.StateDir, o.PreviousStateDir)}
 			}, fx.As(new(ports.Store))),
 			newNodePolicy,
-			wiring.NewService,
+			newService,
 			NewServer,
 			NewDaemon,
 		),
 	)
+}
+
+// serviceDeps gathers, as fx parameters, the ports app.New takes.
+type serviceDeps struct {
+	fx.In
+	Links      ports.Links
+	Bonds      ports.Bonds
+	Addresses  ports.Addresses
+	VLANs      ports.VLANs
+	Namespaces ports.Namespaces
+	Props      ports.LinkProps
+	VFs        ports.VFs
+	IPAM       ports.IPAM
+	Store      ports.Store
+	Locks      ports.Locks
+	Log        *slog.Logger
+	Node       domain.NodePolicy
+}
+
+// newService builds the use cases over the read-only adapters.
+func newService(d serviceDeps) (*app.Service, error) {
+	return app.New(app.Deps{
+		Links: d.Links, Bonds: d.Bonds, Addresses: d.Addresses, VLANs: d.VLANs, Namespaces: d.Namespaces,
+		Props: d.Props, VFs: d.VFs, IPAM: d.IPAM, Store: d.Store, Locks: d.Locks, Log: d.Log, Node: d.Node,
+	})
 }
 
 // newNodePolicy reads the node settings file; a malformed one stops the

@@ -6,7 +6,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -26,9 +25,6 @@ import (
 	"github.com/bondcni/bond/adapters/sriov"
 	"github.com/bondcni/bond/adapters/state"
 	"github.com/bondcni/bond/app"
-	"github.com/bondcni/bond/cmd/internal/wiring"
-	"github.com/bondcni/bond/domain"
-	"github.com/bondcni/bond/ports"
 )
 
 // Set by the linker (make build, make release).
@@ -153,56 +149,37 @@ func needsNothing(command string) bool {
 }
 
 // Module provides the CNI plugin and everything it drives in a small, flat
-// graph: one provider builds every driven adapter (fx.Out), one the use
-// cases, one the plugin. Each provider, fx.Annotate wrapper and fx.Module
-// scope costs reflection at every start of a process that lives for one
-// call (BenchmarkWiring), so the adapters are not provided one by one.
+// graph of three nodes: the driven adapters as the use cases' app.Deps,
+// the use cases (app.New), the plugin. fx resolves each node by reflection
+// at every start of a process that lives for one call (BenchmarkWiring),
+// per struct field of an fx.In or fx.Out as well as per provider, so the
+// adapters travel as one plain struct rather than one node each, and the
+// node settings are the constructors' receiver rather than a supplied value.
 func Module(env Env) fx.Option {
-	return fx.Options(
-		fx.Supply(env),
-		fx.Provide(newDriven, wiring.NewService, newPlugin),
-	)
+	return fx.Provide(env.driven, app.New, env.plugin)
 }
 
-// driven are the driven adapters, each as the port it implements, and
-// what the use cases take from the node's settings.
-type driven struct {
-	fx.Out
-	RTNL       *nlkernel.Adapter
-	Links      ports.Links
-	Bonds      ports.Bonds
-	Addresses  ports.Addresses
-	VLANs      ports.VLANs
-	Namespaces ports.Namespaces
-	Props      ports.LinkProps
-	VFs        ports.VFs
-	IPAM       ports.IPAM
-	Store      ports.Store
-	Locks      ports.Locks
-	Sink       *logging.Sink
-	Log        *slog.Logger
-	Node       domain.NodePolicy
-	BeforeStep func(domain.Step)
-}
-
-func newDriven(e Env) driven {
+// driven builds the driven adapters, each as the port it implements, with
+// what the use cases take from the node's settings; it also gives the
+// rtnetlink adapter itself (its sockets are closed when the call ends) and
+// the log sink the CNI adapter adds a config's log file to.
+func (e Env) driven() (app.Deps, *nlkernel.Adapter, *logging.Sink) {
 	nl := nlkernel.New()
 	sink := newSink(e)
 	delegate := ipam.New(nil)
 	delegate.PassEnv = e.Node.IPAMEnv
-	return driven{
-		RTNL: nl, Links: nl, Bonds: nl, Addresses: nl, VLANs: nl,
+	return app.Deps{
+		Links: nl, Bonds: nl, Addresses: nl, VLANs: nl,
 		Namespaces: netns.Checker{},
 		Props:      ethtool.Props{Conns: nl},
 		VFs:        sriov.Reader{Conns: nl},
 		IPAM:       delegate,
 		Store:      state.NewMoved(e.StateDir, e.PreviousStateDir),
 		Locks:      locks.New(e.LockDir),
-		Sink:       sink,
 		Log:        sink.Logger(),
 		Node:       e.Node.Policy(),
 		BeforeStep: testHook(),
-	}
+	}, nl, sink
 }
 
 // newSink logs to stderr and, when the node settings name one, to the
@@ -217,7 +194,7 @@ func newSink(e Env) *logging.Sink {
 	return s
 }
 
-func newPlugin(s *app.Service, sink *logging.Sink, e Env) *cni.Plugin {
+func (e Env) plugin(s *app.Service, sink *logging.Sink) *cni.Plugin {
 	p := cni.New(s, sink, e.Node.EffectiveLogDir(), about())
 	p.Node = e.Node.Policy()
 	return p
