@@ -158,7 +158,7 @@ func TestRecordWithVLANBondRoundTrips(t *testing.T) {
 	a := Attachment{ID: AttachmentID{ContainerID: "c1", IfName: "net1"}, Bond: "net1-bond"}
 	data, err := EncodeRecord(a)
 	require.NoError(t, err)
-	assert.Contains(t, string(data), `"bond": "net1-bond"`)
+	assert.Contains(t, string(data), `"bond":"net1-bond"`)
 	got, err := DecodeRecord(data)
 	require.NoError(t, err)
 	assert.Equal(t, "net1-bond", got.Bond)

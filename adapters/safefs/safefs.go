@@ -34,11 +34,11 @@ func EnsureDir(dir string, forbidden Perm) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
-	if err := CheckDir(dir, forbidden&NotShared); err != nil {
-		return err
-	}
 	fi, err := os.Lstat(dir)
 	if err != nil {
+		return err
+	}
+	if err := checkDirInfo(dir, fi, forbidden&NotShared); err != nil {
 		return err
 	}
 	if extra := fi.Mode().Perm() & fs.FileMode(forbidden); extra != 0 {
@@ -57,6 +57,11 @@ func CheckDir(dir string, forbidden Perm) error {
 	if err != nil {
 		return err
 	}
+	return checkDirInfo(dir, fi, forbidden)
+}
+
+// checkDirInfo is CheckDir on what Lstat said of dir.
+func checkDirInfo(dir string, fi fs.FileInfo, forbidden Perm) error {
 	if fi.Mode()&fs.ModeSymlink != 0 {
 		return fmt.Errorf("%s is a symlink; want a directory owned by root", dir)
 	}

@@ -89,7 +89,12 @@ func (s *Store) Save(_ context.Context, a domain.Attachment) error {
 	if err != nil {
 		return fmt.Errorf("creating temporary record: %w", err)
 	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	renamed := false
+	defer func() {
+		if !renamed {
+			os.Remove(tmp.Name())
+		}
+	}()
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return fmt.Errorf("writing record: %w", err)
@@ -107,6 +112,7 @@ func (s *Store) Save(_ context.Context, a domain.Attachment) error {
 	if err := os.Rename(tmp.Name(), final); err != nil {
 		return fmt.Errorf("renaming record into place: %w", err)
 	}
+	renamed = true
 	if !durable {
 		return nil
 	}
