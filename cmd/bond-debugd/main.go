@@ -40,7 +40,6 @@ import (
 	"github.com/bondcni/bond/adapters/state"
 	"github.com/bondcni/bond/app"
 	"github.com/bondcni/bond/domain"
-	"github.com/bondcni/bond/ports"
 )
 
 // Set by the linker: -ldflags "-X main.version=... -X main.commit=...".
@@ -198,49 +197,29 @@ func Module(o Options) fx.Option {
 			newLogger,
 			nlkernel.New,
 			newKernel,
-			func(k *readonly.Kernel) ports.Links { return k },
-			func(k *readonly.Kernel) ports.Bonds { return k },
-			func(k *readonly.Kernel) ports.Addresses { return k },
-			func(k *readonly.Kernel) ports.VLANs { return k },
-			fx.Annotate(func() netns.Checker { return netns.Checker{} }, fx.As(new(ports.Namespaces))),
-			fx.Annotate(func() ethtool.Props { return ethtool.Props{} }, fx.As(new(ports.LinkProps))),
-			fx.Annotate(func() sriov.Reader { return sriov.Reader{} }, fx.As(new(ports.VFs))),
-			fx.Annotate(func() readonly.IPAM { return readonly.IPAM{} }, fx.As(new(ports.IPAM))),
-			fx.Annotate(func() readonly.Locks { return readonly.Locks{} }, fx.As(new(ports.Locks))),
-			fx.Annotate(func(o Options) readonly.Store {
-				return readonly.Store{S: state.NewMoved(o.StateDir, o.PreviousStateDir)}
-			}, fx.As(new(ports.Store))),
 			newNodePolicy,
-			newService,
+			newDeps,
+			app.New,
 			NewServer,
 			NewDaemon,
 		),
 	)
 }
 
-// serviceDeps gathers, as fx parameters, the ports app.New takes.
-type serviceDeps struct {
-	fx.In
-	Links      ports.Links
-	Bonds      ports.Bonds
-	Addresses  ports.Addresses
-	VLANs      ports.VLANs
-	Namespaces ports.Namespaces
-	Props      ports.LinkProps
-	VFs        ports.VFs
-	IPAM       ports.IPAM
-	Store      ports.Store
-	Locks      ports.Locks
-	Log        *slog.Logger
-	Node       domain.NodePolicy
-}
-
-// newService builds the use cases over the read-only adapters.
-func newService(d serviceDeps) (*app.Service, error) {
-	return app.New(app.Deps{
-		Links: d.Links, Bonds: d.Bonds, Addresses: d.Addresses, VLANs: d.VLANs, Namespaces: d.Namespaces,
-		Props: d.Props, VFs: d.VFs, IPAM: d.IPAM, Store: d.Store, Locks: d.Locks, Log: d.Log, Node: d.Node,
-	})
+// newDeps gives the use cases the read-only adapters, each as the port it
+// implements: nothing the daemon serves can change the node.
+func newDeps(o Options, k *readonly.Kernel, log *slog.Logger, node domain.NodePolicy) app.Deps {
+	return app.Deps{
+		Links: k, Bonds: k, Addresses: k, VLANs: k,
+		Namespaces: netns.Checker{},
+		Props:      ethtool.Props{},
+		VFs:        sriov.Reader{},
+		IPAM:       readonly.IPAM{},
+		Store:      readonly.Store{S: state.NewMoved(o.StateDir, o.PreviousStateDir)},
+		Locks:      readonly.Locks{},
+		Log:        log,
+		Node:       node,
+	}
 }
 
 // newNodePolicy reads the node settings file; a malformed one stops the
