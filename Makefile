@@ -21,7 +21,7 @@ build:
 ## linux/amd64 and linux/arm64 in dist/, with SHA256SUMS; the host's own are run to check
 ## the version stamp. `make test` runs it, so it cannot break unnoticed.
 PLATFORMS := linux/amd64 linux/arm64
-# cmd/internal holds packages shared by the commands, not a command.
+# Every directory under cmd/ is a command (a cmd/internal would not be).
 CMDS      := $(filter-out internal,$(patsubst cmd/%/,%,$(wildcard cmd/*/)))
 release:
 	rm -rf dist && mkdir -p dist
