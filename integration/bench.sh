@@ -11,9 +11,10 @@
 # which ignores itself).
 #
 # Env: BENCH_OUT (output dir), BENCH_ARGS (bond-bench flags, e.g.
-# "-pods 20 -host 5" for a quick run), BENCH_LDFLAGS (linker flags of the
-# plugin and the floors; make bench passes the ones of make build),
-# VM_TIMEOUT (default 900 s), and the VM_* settings of integration/vm/run.sh.
+# "-pods 20 -host 5" for a quick run), BENCH_COMPARE (a static binary
+# of another bond plugin to measure against, below), BENCH_LDFLAGS
+# (linker flags of the plugin and the floors; make bench passes the ones
+# of make build), VM_TIMEOUT (default 900 s), and the VM_* settings of integration/vm/run.sh.
 #
 # Exit status: 0 when every figure was measured, whatever the budgets say
 # (a budget that fails is printed as FAIL); non-zero when a measurement, the
@@ -42,6 +43,21 @@ go build -trimpath -ldflags "$ldflags" -o "$payload/bin/kernel-floor" ./integrat
 (cd integration/tools && go build -trimpath -ldflags "$ldflags" -o "$payload/bin/static" github.com/containernetworking/plugins/plugins/ipam/static)
 go build -trimpath -o "$payload/bin/bond-bench" ./integration/bench
 go build -trimpath -ldflags "-s -w" -o "$payload/bin/bond-rusage" ./integration/bench/rusage
+
+# BENCH_COMPARE: another bond plugin's static binary (the one bond
+# replaces, say), measured against bond in turns (bond-bench -compare).
+if [ -n "${BENCH_COMPARE:-}" ]; then
+  other=$(basename "$BENCH_COMPARE")
+  if [ -e "$payload/bin/$other" ] || [ ! -f "$BENCH_COMPARE" ]; then
+    echo "bench: BENCH_COMPARE=$BENCH_COMPARE: want a plugin binary not named like one of the bench's" >&2
+    exit 2
+  fi
+  cp "$BENCH_COMPARE" "$payload/bin/$other"
+  bench_args="$bench_args -compare $other"
+  # vishvananda/netlink, which bond-cni uses, opens an xfrm and a netfilter
+  # netlink socket with every handle; a node has their modules loaded.
+  export VM_EXTRA_MODULES="${VM_EXTRA_MODULES:-} xfrm_user nfnetlink"
+fi
 
 cat >"$payload/run" <<'RUN'
 #!/bin/sh

@@ -244,3 +244,34 @@ func TestChartIsWellFormedSVG(t *testing.T) {
 	assert.Contains(t, string(svg), "ADD ≤ 1.5 × (hello-world + IPAM ADD), DEL ≤ 1.5 × (hello-world + IPAM DEL), bond VERSION ≤ 1.3 × hello-world", "the legend states the budgets checked")
 	assert.Positive(t, texts)
 }
+
+func TestComparisonTable(t *testing.T) {
+	r := sample(29, 0)
+	assert.Empty(t, comparison(r), "no -compare, no table")
+	assert.NotContains(t, table(r), "against ")
+
+	r.Compare = &Comparison{Other: "bond-cni", Pods: 3, HostRounds: 2}
+	r.Latency[cmpKey("add", "pod", cmpBond)] = dist1(90)
+	r.Latency[cmpKey("add", "pod", cmpOther)] = dist1(100)
+	r.Latency[cmpKey("del", "host", cmpBond)] = dist1(150)
+	r.Latency[cmpKey("del", "host", cmpOther)] = dist1(120)
+	r.CPU[cmpKey("add", "pod", cmpBond)] = dist1(66)
+	r.CPU[cmpKey("add", "pod", cmpOther)] = dist1(60)
+	r.Latency["exec_hello_cmp"] = dist1(30)
+	r.CPU["exec_hello_cmp"] = dist1(28)
+	txt := comparison(r)
+	assert.Contains(t, txt, "against bond-cni, taking turns (3 pods and 2 host-NIC rounds each")
+	assert.Regexp(t, `ADD, 2 veths in pod \(ms\)\s+90\.00\s+100\.00\s+0\.90\n`, txt)
+	assert.Regexp(t, `DEL, 2 host NICs \(ms\)\s+150\.00\s+120\.00\s+1\.25\n`, txt)
+	assert.Regexp(t, `ADD, 2 veths in pod \(CPU ms\)\s+66\.00\s+60\.00\s+1\.10\n`, txt)
+	assert.NotContains(t, txt, "DEL, 2 veths in pod", "a row is printed only when both sides were measured")
+	assert.Contains(t, txt, "hello-world, exec'd in the same turns as the VERSIONs: 30.00 ms, 28.00 ms of CPU")
+	assert.Contains(t, table(r), txt)
+}
+
+func TestWithTypeNamesTheOtherPlugin(t *testing.T) {
+	c := withType(podConf(0), "bond-cni")
+	assert.Contains(t, string(c), `"type": "bond-cni"`)
+	assert.Contains(t, string(c), `"ipam": {"type": "static"`, "only the plugin's own type changes")
+	assert.Contains(t, string(withType(hostConf, "bond-cni")), `"type": "bond-cni"`)
+}

@@ -67,6 +67,11 @@ type params struct {
 	Bursts      []int  `json:"bursts"`
 	ExtraLinks  int    `json:"extra_host_links"`
 	ScaleRounds int    `json:"extra_links_rounds"`
+	// Compare names another plugin in BinDir to measure bond against
+	// (compare.go); "" skips it.
+	Compare     string `json:"compare,omitempty"`
+	ComparePods int    `json:"compare_pods,omitempty"`
+	CompareHost int    `json:"compare_host_rounds,omitempty"`
 }
 
 func main() {
@@ -80,6 +85,9 @@ func main() {
 	flag.StringVar(&bursts, "bursts", "1,8,32", "pods attaching at once, comma-separated")
 	flag.IntVar(&p.ExtraLinks, "extra-links", 500, "dummy links in the second of two sandbox hosts, for the no-dump check (0 = skip)")
 	flag.IntVar(&p.ScaleRounds, "extra-links-rounds", 5, "ADD+DEL rounds in each sandbox host, alternating")
+	flag.StringVar(&p.Compare, "compare", "", "another bond plugin in -bin to measure against, taking turns (e.g. bond-cni)")
+	flag.IntVar(&p.ComparePods, "compare-pods", 60, "with -compare: pods of each plugin, in-pod ADD and DEL")
+	flag.IntVar(&p.CompareHost, "compare-host", 10, "with -compare: ADD+DEL rounds of each plugin with the host NICs")
 	render := flag.String("render", "", "no measurement: re-render bench.txt and bench.svg (budgets re-evaluated) from this bench.json into -out")
 	outDir := flag.String("out", ".", "directory for -render")
 	flag.Parse()
@@ -194,6 +202,12 @@ func benchmark(p params) (*Report, error) {
 		{"netlink round trips (app.Service in process, real adapters)", b.roundTrips},
 		{fmt.Sprintf("pods attaching at once: %v", p.Bursts), b.bursts},
 		{fmt.Sprintf("sandbox hosts with 0 and %d extra links", p.ExtraLinks), b.extraLinks},
+	}
+	if p.Compare != "" {
+		phases = append(phases, struct {
+			name string
+			fn   func() error
+		}{fmt.Sprintf("against %s: %d pods and %d host-NIC rounds each, taking turns", p.Compare, p.ComparePods, p.CompareHost), b.compare})
 	}
 	for _, ph := range phases {
 		t := time.Now()

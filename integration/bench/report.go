@@ -33,6 +33,7 @@ type Report struct {
 	RoundTrips map[string]VerbCost `json:"in_process"`
 	Bursts     []Burst             `json:"at_once"`
 	Extra      *ExtraLinks         `json:"extra_host_links,omitempty"`
+	Compare    *Comparison         `json:"compare,omitempty"`
 	Budgets    []Budget            `json:"budgets"`
 }
 
@@ -318,6 +319,8 @@ func table(r *Report) string {
 		b.WriteString("(wait4 rusage of each exec; the plugin's includes the IPAM plugin it ran; sys is the kernel's share)\n")
 	}
 
+	b.WriteString(comparison(r))
+
 	fmt.Fprintf(&b, "\npeak RSS (wait4 ru_maxrss, MB)\n")
 	for _, k := range []struct{ key, label string }{
 		{"add_pod", "bond ADD, 2 veths in pod"}, {"add_host", "bond ADD, 2 host NICs"},
@@ -447,4 +450,38 @@ func rerender(jsonFile, dir string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "bench.svg"), chart(&r), 0o644)
+}
+
+// comparison is the table of the compare phase: medians of each plugin
+// and their ratio, wall time and CPU; "" when the run compared nothing.
+func comparison(r *Report) string {
+	c := r.Compare
+	if c == nil {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nagainst %s, taking turns (%d pods and %d host-NIC rounds each; libcni, static IPAM; medians)\n", c.Other, c.Pods, c.HostRounds)
+	fmt.Fprintf(&b, "  %-34s %9s %9s %12s\n", "", "bond", c.Other, "bond/"+c.Other)
+	row := func(label string, m map[string]Dist, verb, scenario string) {
+		ours, ok1 := m[cmpKey(verb, scenario, cmpBond)]
+		theirs, ok2 := m[cmpKey(verb, scenario, cmpOther)]
+		if !ok1 || !ok2 || theirs.Median == 0 {
+			return
+		}
+		fmt.Fprintf(&b, "  %-34s %9.2f %9.2f %12.2f\n", label, ours.Median, theirs.Median, ours.Median/theirs.Median)
+	}
+	for _, m := range []struct {
+		unit string
+		m    map[string]Dist
+	}{{"ms", r.Latency}, {"CPU ms", r.CPU}} {
+		row(fmt.Sprintf("ADD, 2 veths in pod (%s)", m.unit), m.m, "add", "pod")
+		row(fmt.Sprintf("DEL, 2 veths in pod (%s)", m.unit), m.m, "del", "pod")
+		row(fmt.Sprintf("ADD, 2 host NICs (%s)", m.unit), m.m, "add", "host")
+		row(fmt.Sprintf("DEL, 2 host NICs (%s)", m.unit), m.m, "del", "host")
+		row(fmt.Sprintf("cold VERSION (%s)", m.unit), m.m, "version", "pod")
+	}
+	if h, ok := r.Latency["exec_hello_cmp"]; ok {
+		fmt.Fprintf(&b, "  (hello-world, exec'd in the same turns as the VERSIONs: %.2f ms, %.2f ms of CPU)\n", h.Median, r.CPU["exec_hello_cmp"].Median)
+	}
+	return b.String()
 }
