@@ -14,7 +14,8 @@
 # "-pods 20 -host 5" for a quick run), BENCH_COMPARE (a static binary
 # of another bond plugin to measure against, below), BENCH_LDFLAGS
 # (linker flags of the plugin and the floors; make bench passes the ones
-# of make build), VM_TIMEOUT (default 900 s), and the VM_* settings of integration/vm/run.sh.
+# of make build), VM_TIMEOUT (default 900 s), and the VM_* settings of
+# integration/vm/run.sh.
 #
 # Exit status: 0 when every figure was measured, whatever the budgets say
 # (a budget that fails is printed as FAIL); non-zero when a measurement, the
@@ -48,8 +49,22 @@ go build -trimpath -ldflags "-s -w" -o "$payload/bin/bond-rusage" ./integration/
 # replaces, say), measured against bond in turns (bond-bench -compare).
 if [ -n "${BENCH_COMPARE:-}" ]; then
   other=$(basename "$BENCH_COMPARE")
-  if [ -e "$payload/bin/$other" ] || [ ! -f "$BENCH_COMPARE" ]; then
-    echo "bench: BENCH_COMPARE=$BENCH_COMPARE: want a plugin binary not named like one of the bench's" >&2
+  if [ ! -f "$BENCH_COMPARE" ] || [ ! -x "$BENCH_COMPARE" ]; then
+    echo "bench: BENCH_COMPARE=$BENCH_COMPARE is not an executable file" >&2
+    exit 2
+  fi
+  # The name travels as a word of BENCH_ARGS and is the configs' type.
+  if ! [[ $other =~ ^[A-Za-z0-9][A-Za-z0-9._+-]*$ ]]; then
+    echo "bench: BENCH_COMPARE=$BENCH_COMPARE: its file name may hold only letters, digits and . _ + -" >&2
+    exit 2
+  fi
+  if [ -e "$payload/bin/$other" ]; then
+    echo "bench: BENCH_COMPARE=$BENCH_COMPARE: $other is the name of one of the bench's own binaries; rename it" >&2
+    exit 2
+  fi
+  # The VM has no dynamic loader: bond-bench's VERSION check would fail.
+  if grep -qa 'ld-linux' < <(head -c 4096 "$BENCH_COMPARE"); then
+    echo "bench: BENCH_COMPARE=$BENCH_COMPARE is dynamically linked; build it with CGO_ENABLED=0" >&2
     exit 2
   fi
   cp "$BENCH_COMPARE" "$payload/bin/$other"

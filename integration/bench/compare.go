@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/bondcni/bond/integration/kit"
 )
 
 // The compare phase (-compare NAME) measures bond against another bond
@@ -30,16 +34,66 @@ type Comparison struct {
 	HostRounds int    `json:"host_rounds"`
 }
 
-// withType is conf naming plugin as its type.
-func withType(conf []byte, plugin string) []byte {
-	return bytes.Replace(conf, []byte(`"type": "bond"`), []byte(`"type": "`+plugin+`"`), 1)
+// withType is conf naming plugin as its type; an error if conf does not
+// name bond (the other side would silently be bond itself).
+func withType(conf []byte, plugin string) ([]byte, error) {
+	from := []byte(`"type": "bond"`)
+	if !bytes.Contains(conf, from) {
+		return nil, fmt.Errorf("config names no plugin of type bond: %s", conf)
+	}
+	return bytes.Replace(conf, from, []byte(`"type": "`+plugin+`"`), 1), nil
+}
+
+// checkOther fails early, before the first phase, for a -compare plugin
+// that cannot answer VERSION here (missing, not executable, dynamically
+// linked), rather than after the other phases have run.
+func checkOther(binDir, other string) error {
+	if filepath.Base(other) != other || other == "bond" || other == "" {
+		return fmt.Errorf("-compare %q: name a plugin binary in %s other than bond", other, binDir)
+	}
+	r, err := run(filepath.Join(binDir, other), []string{"CNI_COMMAND=VERSION"}, []byte(`{"cniVersion":"1.1.0"}`))
+	if err != nil {
+		return fmt.Errorf("-compare %s: VERSION: %w", other, err)
+	}
+	if !bytes.Contains(r.Stdout, []byte("supportedVersions")) {
+		return fmt.Errorf("-compare %s: VERSION answered %q", other, r.Stdout)
+	}
+	return nil
+}
+
+// checkBond reads back from the kernel what an ADD of either plugin must
+// have made, so that neither side is timed for less work: the bond in the
+// mode the config asks for, polling every 100 ms, with both links
+// (slaves sorted by name).
+func checkBond(ns, bond, mode string, slaves ...string) error {
+	proc, err := kit.ProcBonding(ns, bond)
+	if err != nil {
+		return fmt.Errorf("bond %s: %w", bond, err)
+	}
+	if got := kit.BondField(proc, "Bonding Mode"); !strings.Contains(got, mode) {
+		return fmt.Errorf("bond %s: mode %q, want %s", bond, got, mode)
+	}
+	if got := kit.BondField(proc, "MII Polling Interval (ms)"); got != "100" {
+		return fmt.Errorf("bond %s: miimon %q, want 100", bond, got)
+	}
+	got := kit.BondSlaves(proc)
+	slices.Sort(got)
+	if !slices.Equal(got, slaves) {
+		return fmt.Errorf("bond %s: slaves %v, want %v", bond, got, slaves)
+	}
+	return nil
+}
+
+// checkGone tells whether a DEL left the bond behind.
+func checkGone(ns, bond string) error {
+	if _, err := kit.Link(ns, bond); err == nil {
+		return fmt.Errorf("bond %s still exists after DEL", bond)
+	}
+	return nil
 }
 
 func (b *bench) compare() error {
 	other := b.p.Compare
-	if filepath.Base(other) != other || other == "bond" {
-		return fmt.Errorf("-compare %q: name a plugin binary in %s other than bond", other, b.p.BinDir)
-	}
 	sides := [2]struct{ side, plugin string }{{cmpBond, "bond"}, {cmpOther, other}}
 	lat := map[string][]time.Duration{}
 	// turn runs f for both sides, the first one alternating with i.
@@ -68,7 +122,11 @@ func (b *bench) compare() error {
 			if err != nil {
 				return err
 			}
-			a, err := newAttachment(b.containerID("cmp"), pod, "bond0", withType(podConf(i), s.plugin))
+			conf, err := withType(podConf(i), s.plugin)
+			if err != nil {
+				return err
+			}
+			a, err := newAttachment(b.containerID("cmp"), pod, "bond0", conf)
 			if err != nil {
 				return err
 			}
@@ -84,26 +142,35 @@ func (b *bench) compare() error {
 			if side == cmpOther {
 				k = 1
 			}
-			return timed(cmpKey("add", "pod", side), b.add, pods[i][k])
+			a := pods[i][k]
+			if err := timed(cmpKey("add", "pod", side), b.add, a); err != nil {
+				return err
+			}
+			return checkBond(a.netns, "bond0", "802.3ad", "net1", "net2")
 		})
 		if err != nil {
 			return err
 		}
-		// Cold VERSION of each, and hello-world's, in turns.
-		execs := []struct{ key, path string }{
-			{cmpKey("version", "pod", cmpBond), b.bond},
-			{cmpKey("version", "pod", cmpOther), filepath.Join(b.p.BinDir, other)},
-			{"exec_hello_cmp", b.hello},
+		// Cold VERSION of each, hello-world and IPAM ADD, in turns: the
+		// floors of this phase.
+		execs := []struct {
+			key, path, want string
+			env             []string
+			in              []byte
+		}{
+			{cmpKey("version", "pod", cmpBond), b.bond, "supportedVersions", []string{"CNI_COMMAND=VERSION"}, version},
+			{cmpKey("version", "pod", cmpOther), filepath.Join(b.p.BinDir, other), "supportedVersions", []string{"CNI_COMMAND=VERSION"}, version},
+			{"exec_hello_cmp", b.hello, "hello", nil, nil},
+			{"exec_ipam_add_cmp", b.static, `"ips"`, cniEnv("ADD", b.containerID("cmpfloor"), pods[i][0].netns, "bond0", b.p.BinDir), pods[i][0].conf},
 		}
 		for k := range execs {
 			e := execs[(i+k)%len(execs)]
-			var env []string
-			if e.path != b.hello {
-				env = []string{"CNI_COMMAND=VERSION"}
-			}
-			r, err := run(e.path, env, version)
+			r, err := run(e.path, e.env, e.in)
 			if err != nil {
 				return err
+			}
+			if !bytes.Contains(r.Stdout, []byte(e.want)) {
+				return fmt.Errorf("%s: unexpected output %q", e.key, r.Stdout)
 			}
 			b.sample(e.key, r)
 		}
@@ -115,11 +182,20 @@ func (b *bench) compare() error {
 			if side == cmpOther {
 				k = 1
 			}
-			return timed(cmpKey("del", "pod", side), b.del, pods[i][k])
+			a := pods[i][k]
+			if err := timed(cmpKey("del", "pod", side), b.del, a); err != nil {
+				return err
+			}
+			return checkGone(a.netns, "bond0")
 		})
 		if err != nil {
 			return err
 		}
+		r, err := run(b.static, cniEnv("DEL", b.containerID("cmpfloor"), pods[i][0].netns, "bond0", b.p.BinDir), pods[i][0].conf)
+		if err != nil {
+			return err
+		}
+		b.sample("exec_ipam_del_cmp", r)
 	}
 	progress("DEL", 2*len(pods))
 	for _, p := range pods {
@@ -136,12 +212,19 @@ func (b *bench) compare() error {
 			if err != nil {
 				return err
 			}
-			a, err := newAttachment(b.containerID("cmph"), pod, "net1", withType(hostConf, plugin))
+			conf, err := withType(hostConf, plugin)
+			if err != nil {
+				return err
+			}
+			a, err := newAttachment(b.containerID("cmph"), pod, "net1", conf)
 			if err != nil {
 				return err
 			}
 			a.cpuKey = "cmp_host_" + side
 			if err := timed(cmpKey("add", "host", side), b.add, a); err != nil {
+				return err
+			}
+			if err := checkBond(pod, "net1", "active-backup", hostNIC1, hostNIC2); err != nil {
 				return err
 			}
 			if err := timed(cmpKey("del", "host", side), b.del, a); err != nil {

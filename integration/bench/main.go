@@ -106,6 +106,10 @@ func main() {
 		}
 		p.Bursts = append(p.Bursts, n)
 	}
+	if p.Compare != "" && (p.ComparePods < 1 || p.CompareHost < 0) {
+		fmt.Fprintf(os.Stderr, "bond-bench: -compare needs -compare-pods ≥ 1 and -compare-host ≥ 0 (got %d, %d)\n", p.ComparePods, p.CompareHost)
+		os.Exit(2)
+	}
 	if p.FloorEvery < 1 {
 		p.FloorEvery = 1
 	}
@@ -171,6 +175,11 @@ func benchmark(p params) (*Report, error) {
 	}
 	for _, f := range []string{b.bond, b.static, b.hello, b.linkFloor, b.floorK, b.rusage} {
 		if _, err := os.Stat(f); err != nil {
+			return nil, err
+		}
+	}
+	if p.Compare != "" {
+		if err := checkOther(p.BinDir, p.Compare); err != nil {
 			return nil, err
 		}
 	}

@@ -453,7 +453,8 @@ func rerender(jsonFile, dir string) error {
 }
 
 // comparison is the table of the compare phase: medians of each plugin
-// and their ratio, wall time and CPU; "" when the run compared nothing.
+// and their ratio, wall time and CPU, then each side against the floors
+// sampled in the same phase; "" when the run compared nothing.
 func comparison(r *Report) string {
 	c := r.Compare
 	if c == nil {
@@ -461,14 +462,14 @@ func comparison(r *Report) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nagainst %s, taking turns (%d pods and %d host-NIC rounds each; libcni, static IPAM; medians)\n", c.Other, c.Pods, c.HostRounds)
-	fmt.Fprintf(&b, "  %-34s %9s %9s %12s\n", "", "bond", c.Other, "bond/"+c.Other)
+	fmt.Fprintf(&b, "  %-34s %5s %9s %9s %12s\n", "", "n", "bond", c.Other, "bond/"+c.Other)
 	row := func(label string, m map[string]Dist, verb, scenario string) {
 		ours, ok1 := m[cmpKey(verb, scenario, cmpBond)]
 		theirs, ok2 := m[cmpKey(verb, scenario, cmpOther)]
 		if !ok1 || !ok2 || theirs.Median == 0 {
 			return
 		}
-		fmt.Fprintf(&b, "  %-34s %9.2f %9.2f %12.2f\n", label, ours.Median, theirs.Median, ours.Median/theirs.Median)
+		fmt.Fprintf(&b, "  %-34s %5d %9.2f %9.2f %12.2f\n", label, min(ours.N, theirs.N), ours.Median, theirs.Median, ours.Median/theirs.Median)
 	}
 	for _, m := range []struct {
 		unit string
@@ -480,8 +481,22 @@ func comparison(r *Report) string {
 		row(fmt.Sprintf("DEL, 2 host NICs (%s)", m.unit), m.m, "del", "host")
 		row(fmt.Sprintf("cold VERSION (%s)", m.unit), m.m, "version", "pod")
 	}
-	if h, ok := r.Latency["exec_hello_cmp"]; ok {
-		fmt.Fprintf(&b, "  (hello-world, exec'd in the same turns as the VERSIONs: %.2f ms, %.2f ms of CPU)\n", h.Median, r.CPU["exec_hello_cmp"].Median)
+	hello, ok := r.Latency["exec_hello_cmp"]
+	if !ok || hello.Median == 0 {
+		return b.String()
 	}
+	ipamAdd, ipamDel := r.Latency["exec_ipam_add_cmp"], r.Latency["exec_ipam_del_cmp"]
+	fmt.Fprintf(&b, "  floors of this phase (cold execs in the same turns): hello-world %.2f ms (%.2f ms of CPU), IPAM ADD %.2f ms, IPAM DEL %.2f ms\n",
+		hello.Median, r.CPU["exec_hello_cmp"].Median, ipamAdd.Median, ipamDel.Median)
+	against := func(label, verb, scenario string, floor float64, what string) {
+		ours, theirs := r.Latency[cmpKey(verb, scenario, cmpBond)], r.Latency[cmpKey(verb, scenario, cmpOther)]
+		if floor == 0 || ours.N == 0 || theirs.N == 0 {
+			return
+		}
+		fmt.Fprintf(&b, "  %-34s bond %.2f ×, %s %.2f × %s\n", label, ours.Median/floor, c.Other, theirs.Median/floor, what)
+	}
+	against("ADD, 2 veths in pod", "add", "pod", hello.Median+ipamAdd.Median, "(hello-world + IPAM ADD)")
+	against("DEL, 2 veths in pod", "del", "pod", hello.Median+ipamDel.Median, "(hello-world + IPAM DEL)")
+	against("cold VERSION", "version", "pod", hello.Median, "hello-world")
 	return b.String()
 }
