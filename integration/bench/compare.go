@@ -96,11 +96,13 @@ func (b *bench) compare() error {
 	other := b.p.Compare
 	sides := [2]struct{ side, plugin string }{{cmpBond, "bond"}, {cmpOther, other}}
 	lat := map[string][]time.Duration{}
-	// turn runs f for both sides, the first one alternating with i.
-	turn := func(i int, f func(side, plugin string) error) error {
+	// turn runs f for both sides (n indexes sides), the first one
+	// alternating with i.
+	turn := func(i int, f func(n int, side, plugin string) error) error {
 		for k := range 2 {
-			s := sides[(i+k)%2]
-			if err := f(s.side, s.plugin); err != nil {
+			n := (i + k) % 2
+			s := sides[n]
+			if err := f(n, s.side, s.plugin); err != nil {
 				return fmt.Errorf("%s: %w", s.plugin, err)
 			}
 		}
@@ -137,12 +139,8 @@ func (b *bench) compare() error {
 	progress("set up", 2*len(pods))
 	version := []byte(`{"cniVersion":"1.1.0"}`)
 	for i := range pods {
-		err := turn(i, func(side, plugin string) error {
-			k := 0
-			if side == cmpOther {
-				k = 1
-			}
-			a := pods[i][k]
+		err := turn(i, func(n int, side, _ string) error {
+			a := pods[i][n]
 			if err := timed(cmpKey("add", "pod", side), b.add, a); err != nil {
 				return err
 			}
@@ -177,12 +175,8 @@ func (b *bench) compare() error {
 	}
 	progress("ADD", 2*len(pods))
 	for i := range pods {
-		err := turn(i, func(side, plugin string) error {
-			k := 0
-			if side == cmpOther {
-				k = 1
-			}
-			a := pods[i][k]
+		err := turn(i, func(n int, side, _ string) error {
+			a := pods[i][n]
 			if err := timed(cmpKey("del", "pod", side), b.del, a); err != nil {
 				return err
 			}
@@ -207,7 +201,7 @@ func (b *bench) compare() error {
 	}
 
 	for r := range b.p.CompareHost {
-		err := turn(r, func(side, plugin string) error {
+		err := turn(r, func(_ int, side, plugin string) error {
 			pod, err := b.sc.emptyPod("bench-cmp-host")
 			if err != nil {
 				return err
