@@ -26,6 +26,11 @@ const (
 
 func cmpKey(verb, scenario, side string) string { return verb + "_cmp_" + scenario + "_" + side }
 
+// cmpFloors is the suffix of the phase's floor series (floorRound):
+// exec_hello_cmp, exec_ipam_add_cmp, exec_version_cmp (bond's VERSION),
+// exec_other_version_cmp, ...
+const cmpFloors = "_cmp"
+
 // Comparison names what was compared; its figures are in Latency and CPU
 // under the cmpKey series.
 type Comparison struct {
@@ -137,7 +142,6 @@ func (b *bench) compare() error {
 		}
 	}
 	progress("set up", 2*len(pods))
-	version := []byte(`{"cniVersion":"1.1.0"}`)
 	for i := range pods {
 		err := turn(i, func(n int, side, _ string) error {
 			a := pods[i][n]
@@ -149,28 +153,9 @@ func (b *bench) compare() error {
 		if err != nil {
 			return err
 		}
-		// Cold VERSION of each, hello-world and IPAM ADD, in turns: the
-		// floors of this phase.
-		execs := []struct {
-			key, path, want string
-			env             []string
-			in              []byte
-		}{
-			{cmpKey("version", "pod", cmpBond), b.bond, "supportedVersions", []string{"CNI_COMMAND=VERSION"}, version},
-			{cmpKey("version", "pod", cmpOther), filepath.Join(b.p.BinDir, other), "supportedVersions", []string{"CNI_COMMAND=VERSION"}, version},
-			{"exec_hello_cmp", b.hello, "hello", nil, nil},
-			{"exec_ipam_add_cmp", b.static, `"ips"`, cniEnv("ADD", b.containerID("cmpfloor"), pods[i][0].netns, "bond0", b.p.BinDir), pods[i][0].conf},
-		}
-		for k := range execs {
-			e := execs[(i+k)%len(execs)]
-			r, err := run(e.path, e.env, e.in)
-			if err != nil {
-				return err
-			}
-			if !bytes.Contains(r.Stdout, []byte(e.want)) {
-				return fmt.Errorf("%s: unexpected output %q", e.key, r.Stdout)
-			}
-			b.sample(e.key, r)
+		// The floors of this phase, and both plugins' cold VERSION.
+		if err := b.floorRound(i, cmpFloors, pods[i][0].netns, pods[i][0].conf, floorHello, floorVersion, floorOtherVersion, floorIPAMAdd); err != nil {
+			return err
 		}
 	}
 	progress("ADD", 2*len(pods))
@@ -185,11 +170,9 @@ func (b *bench) compare() error {
 		if err != nil {
 			return err
 		}
-		r, err := run(b.static, cniEnv("DEL", b.containerID("cmpfloor"), pods[i][0].netns, "bond0", b.p.BinDir), pods[i][0].conf)
-		if err != nil {
+		if err := b.floorRound(i, cmpFloors, pods[i][0].netns, pods[i][0].conf, floorIPAMDel); err != nil {
 			return err
 		}
-		b.sample("exec_ipam_del_cmp", r)
 	}
 	progress("DEL", 2*len(pods))
 	for _, p := range pods {

@@ -378,6 +378,8 @@ const (
 	floorLinkFloor = "linkfloor"
 	floorIPAMAdd   = "ipam_add"
 	floorIPAMDel   = "ipam_del"
+	// floorOtherVersion is the -compare plugin's VERSION (compare.go).
+	floorOtherVersion = "other_version"
 )
 
 // floorRound takes one cold-exec sample of each named floor, starting with
@@ -402,6 +404,8 @@ func (b *bench) floorRound(round int, suffix, pod string, conf []byte, floors ..
 			path, env, in, want = b.static, cniEnv("ADD", id, pod, "bond0", b.p.BinDir), conf, `"ips"`
 		case floorIPAMDel:
 			path, env, in = b.static, cniEnv("DEL", id, pod, "bond0", b.p.BinDir), conf
+		case floorOtherVersion:
+			path, env, in, want = filepath.Join(b.p.BinDir, b.p.Compare), []string{"CNI_COMMAND=VERSION"}, []byte(`{"cniVersion":"1.1.0"}`), "supportedVersions"
 		}
 		r, err := run(path, env, in)
 		if err != nil {

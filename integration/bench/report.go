@@ -463,9 +463,9 @@ func comparison(r *Report) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nagainst %s, taking turns (%d pods and %d host-NIC rounds each; libcni, static IPAM; medians)\n", c.Other, c.Pods, c.HostRounds)
 	fmt.Fprintf(&b, "  %-34s %5s %9s %9s %12s\n", "", "n", "bond", c.Other, "bond/"+c.Other)
-	row := func(label string, m map[string]Dist, verb, scenario string) {
-		ours, ok1 := m[cmpKey(verb, scenario, cmpBond)]
-		theirs, ok2 := m[cmpKey(verb, scenario, cmpOther)]
+	row := func(label string, m map[string]Dist, oursKey, theirsKey string) {
+		ours, ok1 := m[oursKey]
+		theirs, ok2 := m[theirsKey]
 		if !ok1 || !ok2 || theirs.Median == 0 {
 			return
 		}
@@ -475,28 +475,31 @@ func comparison(r *Report) string {
 		unit string
 		m    map[string]Dist
 	}{{"ms", r.Latency}, {"CPU ms", r.CPU}} {
-		row(fmt.Sprintf("ADD, 2 veths in pod (%s)", m.unit), m.m, "add", "pod")
-		row(fmt.Sprintf("DEL, 2 veths in pod (%s)", m.unit), m.m, "del", "pod")
-		row(fmt.Sprintf("ADD, 2 host NICs (%s)", m.unit), m.m, "add", "host")
-		row(fmt.Sprintf("DEL, 2 host NICs (%s)", m.unit), m.m, "del", "host")
-		row(fmt.Sprintf("cold VERSION (%s)", m.unit), m.m, "version", "pod")
+		for _, v := range []struct{ label, verb, scenario string }{
+			{"ADD, 2 veths in pod", "add", "pod"}, {"DEL, 2 veths in pod", "del", "pod"},
+			{"ADD, 2 host NICs", "add", "host"}, {"DEL, 2 host NICs", "del", "host"},
+		} {
+			row(fmt.Sprintf("%s (%s)", v.label, m.unit), m.m, cmpKey(v.verb, v.scenario, cmpBond), cmpKey(v.verb, v.scenario, cmpOther))
+		}
+		row(fmt.Sprintf("cold VERSION (%s)", m.unit), m.m, "exec_"+floorVersion+cmpFloors, "exec_"+floorOtherVersion+cmpFloors)
 	}
-	hello, ok := r.Latency["exec_hello_cmp"]
+	floor := func(kind string) string { return "exec_" + kind + cmpFloors }
+	hello, ok := r.Latency[floor(floorHello)]
 	if !ok || hello.Median == 0 {
 		return b.String()
 	}
-	ipamAdd, ipamDel := r.Latency["exec_ipam_add_cmp"], r.Latency["exec_ipam_del_cmp"]
+	ipamAdd, ipamDel := r.Latency[floor(floorIPAMAdd)], r.Latency[floor(floorIPAMDel)]
 	fmt.Fprintf(&b, "  floors of this phase (cold execs in the same turns): hello-world %.2f ms (%.2f ms of CPU), IPAM ADD %.2f ms, IPAM DEL %.2f ms\n",
-		hello.Median, r.CPU["exec_hello_cmp"].Median, ipamAdd.Median, ipamDel.Median)
-	against := func(label, verb, scenario string, floor float64, what string) {
-		ours, theirs := r.Latency[cmpKey(verb, scenario, cmpBond)], r.Latency[cmpKey(verb, scenario, cmpOther)]
+		hello.Median, r.CPU[floor(floorHello)].Median, ipamAdd.Median, ipamDel.Median)
+	against := func(label, oursKey, theirsKey string, floor float64, what string) {
+		ours, theirs := r.Latency[oursKey], r.Latency[theirsKey]
 		if floor == 0 || ours.N == 0 || theirs.N == 0 {
 			return
 		}
 		fmt.Fprintf(&b, "  %-34s bond %.2f ×, %s %.2f × %s\n", label, ours.Median/floor, c.Other, theirs.Median/floor, what)
 	}
-	against("ADD, 2 veths in pod", "add", "pod", hello.Median+ipamAdd.Median, "(hello-world + IPAM ADD)")
-	against("DEL, 2 veths in pod", "del", "pod", hello.Median+ipamDel.Median, "(hello-world + IPAM DEL)")
-	against("cold VERSION", "version", "pod", hello.Median, "hello-world")
+	against("ADD, 2 veths in pod", cmpKey("add", "pod", cmpBond), cmpKey("add", "pod", cmpOther), hello.Median+ipamAdd.Median, "(hello-world + IPAM ADD)")
+	against("DEL, 2 veths in pod", cmpKey("del", "pod", cmpBond), cmpKey("del", "pod", cmpOther), hello.Median+ipamDel.Median, "(hello-world + IPAM DEL)")
+	against("cold VERSION", floor(floorVersion), floor(floorOtherVersion), hello.Median, "hello-world")
 	return b.String()
 }
